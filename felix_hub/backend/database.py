@@ -1,0 +1,146 @@
+"""Database engine behaviour the rest of the code relies on, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Executable, Row, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def configure(engine: Engine) -> None:
+    """SQLite: WAL, foreign keys, and write transactions that queue instead of failing.
+
+    pysqlite's own transaction handling defers BEGIN, so a transaction that reads and then
+    writes can fail with "database is locked" when another writer got in between. We emit
+    BEGIN ourselves: plain (a reader never blocks anyone in WAL mode) unless the transaction
+    was opened through `write()`, which takes the write lock up front (BEGIN IMMEDIATE) and
+    so waits its turn behind the busy timeout.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_WRITE_OPTION = "felix_write"
+
+
+@contextmanager
+def read() -> Iterator[Connection]:
+    """A read-only transaction that ends with the block, so no caller keeps an old snapshot."""
+    from felix_hub.backend.extensions import db
+
+    with db.engine.connect() as connection:
+        yield connection
+
+
+def rows(statement: Executable) -> list[Row[Any]]:
+    with read() as connection:
+        return list(connection.execute(statement).all())
+
+
+def scalar(statement: Executable) -> Any:
+    with read() as connection:
+        return connection.scalar(statement)
+
+
+def scalars(statement: Executable) -> list[Any]:
+    with read() as connection:
+        return list(connection.scalars(statement))
+
+
+@contextmanager
+def write() -> Iterator[Connection]:
+    """A transaction that will write: commits on success, rolls back on error.
+
+    Every write in the code goes through here. On SQLite it holds the write lock from BEGIN;
+    on PostgreSQL it is an ordinary transaction.
+    """
+    from felix_hub.backend.extensions import db
+
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as connection:
+            yield connection
+        return
+    with _sqlite_writers.hold(engine.url.database), _writer(engine).begin() as connection:
+        yield connection
+
+
+class _SqliteWriters:
+    """Queues SQLite writers on real locks instead of SQLite's busy handler.
+
+    The busy handler polls with sleeps of up to 100 ms, so under load writers wait far longer
+    than the lock is held. Threads of this process queue on a mutex, processes on an flock()
+    of a file beside the database; both hand over the moment the holder is done.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._files: dict[tuple[int, str], int] = {}
+
+    @contextmanager
+    def hold(self, database: str | None) -> Iterator[None]:
+        with self._mutex:
+            if not database or database == ":memory:":
+                yield
+                return
+            fd = self._lock_file(database)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _lock_file(self, database: str) -> int:
+        # Opened per process: an flock belongs to the open file, which a fork would share.
+        key = (os.getpid(), database)
+        if key not in self._files:
+            self._files[key] = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._files[key]
+
+
+_sqlite_writers = _SqliteWriters()
+
+
+@functools.cache
+def _writer(engine: Engine) -> Engine:
+    """The engine with the write option set; built once, it costs more than a transaction."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def serialize(connection: Connection, name: str) -> None:
+    """Hold a database-wide mutex named `name` until the current transaction ends.
+
+    PostgreSQL uses a transaction-scoped advisory lock; SQLite already serialises `write()`
+    transactions, which begin IMMEDIATE.
+    """
+    if connection.dialect.name == "postgresql":
+        key = zlib.crc32(name.encode())
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that supports `ON CONFLICT` clauses, for the dialect named (sqlite, postgresql)."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
