@@ -1,0 +1,1 @@
+"""Telegram's user API (Telethon): accounts, logins, channels and the parsers that read them."""
