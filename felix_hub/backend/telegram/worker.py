@@ -83,8 +83,8 @@ class AccountWorker:
             for handler, event in handlers:
                 self.client.add_event_handler(handler, event)
             while True:
+                self._kick.clear()  # before the round: a kick that comes during it starts the next one
                 await self._sync_all()
-                self._kick.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._kick.wait(), timeout=self.config.CATCHUP_MINUTES * 60)
         except SessionDead as dead:
