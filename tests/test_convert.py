@@ -9,14 +9,8 @@ import pytest
 from telethon.tl import types
 
 from felix_hub.backend.posts.data import PostData
-from felix_hub.backend.telegram.convert import (
-    group_albums,
-    is_post,
-    merge_album,
-    post_from_message,
-    render_html,
-    safe_url,
-)
+from felix_hub.backend.telegram.convert import group_albums, is_post, merge_album, post_from_message
+from felix_hub.backend.telegram.markup import render_html, safe_url
 
 CHANNEL = 1234567890
 WHEN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -84,10 +78,10 @@ def test_quotes_emoji_and_mentions() -> None:
 
 
 def test_entities_without_markup_stay_plain_text() -> None:
-    # Telethon's unparse has no spoiler; hashtags, @mentions and cashtags are plain text on the web too.
+    # Hashtags, @mentions and cashtags are plain text on the web too; a spoiler is hidden there.
     assert html("#news @felix $BTC secret", types.MessageEntityHashtag(0, 5), types.MessageEntityMention(6, 6),
                 types.MessageEntityCashtag(13, 4), types.MessageEntitySpoiler(18, 6)) == (
-        "#news @felix $BTC secret")
+        "#news @felix $BTC <tg-spoiler>secret</tg-spoiler>")
 
 
 def test_pre_with_language_is_compact() -> None:

@@ -13,7 +13,7 @@ from felix_hub.backend.database import write
 from felix_hub.backend.extensions import db
 from felix_hub.backend.models import Channel, Post, PostEdit
 from felix_hub.backend.posts.data import PostData
-from felix_hub.backend.posts.store import mark_deleted, store_posts
+from felix_hub.backend.posts.store import Stored, mark_deleted, store_posts
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -134,3 +134,15 @@ def test_new_counts_only_rows_really_inserted(channel: int) -> None:
     first = store_posts(channel, [post(1, "a"), post(2, "b")])
     second = store_posts(channel, [post(2, "b"), post(3, "c")])
     assert (first.new, second.new, len(rows(channel))) == (2, 1, 3)
+
+
+def test_a_scattered_batch_finds_each_album_and_each_stored_post(channel: int) -> None:
+    # Far-apart ids are looked up as separate runs; each must still find what is stored near it.
+    store_posts(channel, [post(n, f"album {n}", grouped_id=n, media=_photo(n)) for n in (100, 5_000, 90_000)],
+                contiguous=False)
+    store_posts(channel, [post(2_000, "old", views=1)], contiguous=False)
+    later = [post(n + 1, grouped_id=n, media=_photo(n + 1)) for n in (100, 5_000, 90_000)]
+    assert store_posts(channel, [*later, post(2_000, "old", views=5)], contiguous=False) == Stored(0, 4, 90_001)
+    stored = rows(channel)
+    assert [(p.message_id, p.album_ids, p.views) for p in stored] == [
+        (100, [100, 101], None), (2_000, None, 5), (5_000, [5_000, 5_001], None), (90_000, [90_000, 90_001], None)]

@@ -38,15 +38,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
-from sqlalchemy import select
-
 from felix_hub.backend import channels, users
 from felix_hub.backend.channels import Followed
-from felix_hub.backend.database import rows
-from felix_hub.backend.models import Post
+from felix_hub.backend.database import read
 from felix_hub.backend.posts.data import PostData
-from felix_hub.backend.posts.store import store_posts
-from felix_hub.backend.telegram.convert import safe_url
+from felix_hub.backend.posts.store import store_posts, stored_near
+from felix_hub.backend.telegram.markup import TAGS, link_tags, pre_tags, safe_url
 
 BATCH_SIZE = 2000
 CHANNEL_TYPES = frozenset({"public_channel", "private_channel", "public_supergroup", "private_supergroup"})
@@ -206,25 +203,17 @@ def _store(channel_id: int, batch: list[PostData], tally: _Tally) -> None:
         tally.updated_posts += stored.changed
 
 
-# Album parts get consecutive ids and an album holds at most 10, so a stored album that holds
-# one of a batch's ids starts at most this far before the batch.
-_ALBUM_REACH = 9
-
-
 def _not_yet_stored(channel_id: int, batch: list[PostData]) -> list[PostData]:
     """The posts of `batch` worth storing: the new ones, and newer edits of stored single posts."""
-    ids = [post.message_id for post in batch]
-    near = Post.message_id.between(min(ids) - _ALBUM_REACH, max(ids)) & Post.album_ids.is_not(None)
-    found = rows(
-        select(Post.message_id, Post.edit_date, Post.album_ids)
-        .where((Post.channel_id == channel_id) & (Post.message_id.in_(ids) | near))
-    )
+    ids = {post.message_id for post in batch}
+    with read() as connection:
+        found = stored_near(connection, channel_id, ids, "message_id", "edit_date", "album_ids")
     in_albums: set[int] = set()
     edited: dict[int, datetime | None] = {}
     for row in found:
         if row.album_ids:
             in_albums.update(row.album_ids)
-        else:
+        elif row.message_id in ids:
             edited[row.message_id] = row.edit_date
     return [post for post in batch if post.message_id not in in_albums
             and (post.message_id not in edited or _newer(post.edit_date, edited[post.message_id]))]
@@ -586,18 +575,8 @@ def _is_count(value: Any) -> bool:
 
 # -- text and HTML -------------------------------------------------------------------------------
 
-_TAGS = {
-    "bold": ("<strong>", "</strong>"),
-    "italic": ("<em>", "</em>"),
-    "underline": ("<u>", "</u>"),
-    "strikethrough": ("<del>", "</del>"),
-    "code": ("<code>", "</code>"),
-    "spoiler": ("<tg-spoiler>", "</tg-spoiler>"),
-    "blockquote": ("<blockquote>", "</blockquote>"),
-}
 _LINK_SCHEMES = frozenset({"http", "https", "tg"})
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,32}")
-_NOT_LANGUAGE = re.compile(r"[^\w+#.-]")
 
 
 def _text_parts(message: dict[str, Any]) -> list[Any]:
@@ -629,15 +608,15 @@ def _part_html(part: dict[str, Any]) -> str:
     if not text:
         return ""
     escaped = html.escape(text)
-    if isinstance(kind, str) and kind in _TAGS:
-        opening, closing = _TAGS[kind]
-        return f"{opening}{escaped}{closing}"
-    if kind == "pre":
-        language = _NOT_LANGUAGE.sub("", str(part.get("language") or ""))
-        opening = f'<pre><code class="language-{language}">' if language else "<pre><code>"
-        return f"{opening}{escaped}</code></pre>"
-    href = _href(kind, text, part)
-    return f'<a href="{html.escape(href)}">{escaped}</a>' if href else escaped
+    if isinstance(kind, str) and kind in TAGS:
+        opening, closing = TAGS[kind]
+    elif kind == "pre":
+        opening, closing = pre_tags(str(part.get("language") or ""))
+    elif href := _href(kind, text, part):
+        opening, closing = link_tags(href)
+    else:
+        return escaped
+    return f"{opening}{escaped}{closing}"
 
 
 def _href(kind: Any, text: str, part: dict[str, Any]) -> str | None:
@@ -683,8 +662,8 @@ _FILE_FIELDS = (
 
 
 def _medium(message: dict[str, Any]) -> dict[str, Any] | None:
-    for read in (_photo, _file, _poll, _geo, _contact, _other):
-        item = read(message)
+    for medium_of in (_photo, _file, _poll, _geo, _contact, _other):
+        item = medium_of(message)
         if item is not None:
             return item
     return None

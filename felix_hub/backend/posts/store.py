@@ -7,12 +7,13 @@ the same batch twice adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, case, delete, func, insert, select, update
 
 from felix_hub.backend.database import scalars, upsert, write
 from felix_hub.backend.models import Channel, Post, PostEdit, UTCDateTime, utcnow
@@ -32,6 +33,14 @@ _UPDATE = (
     .values(updated_at=bindparam("now", type_=UTCDateTime()), deleted_at=bindparam("v_deleted_at", type_=UTCDateTime()))
 )
 _RECORD_EDIT = insert(PostEdit.__table__)
+_channels = Channel.__table__.c
+_newest = bindparam("newest")
+_latest = bindparam("latest", type_=UTCDateTime())
+_ADVANCE = update(Channel.__table__).where(_channels.id == bindparam("channel")).values(
+    watermark=case((_channels.watermark < _newest, _newest), else_=_channels.watermark),
+    last_post_at=case(((_channels.last_post_at.is_(None)) | (_channels.last_post_at < _latest), _latest),
+                      else_=_channels.last_post_at),
+)
 ALBUM_MAX = 10  # messages in one Telegram album
 
 
@@ -121,14 +130,9 @@ def mark_deleted(channel_id: int, message_ids: Sequence[int]) -> int:
 
 def _existing(connection: Connection, channel_id: int, incoming: list[PostData]) -> dict[tuple[str, int], Any]:
     """Rows already stored for this batch, by message id and by album."""
-    message_ids = sorted({i for p in incoming for i in p.message_ids})
-    # An album's row is keyed by the first message stored so far, within ALBUM_MAX ids of any of
-    # its parts: albums are found among the nearby rows (an index range, never a channel scan).
-    where = _p.message_id.in_(message_ids) | (
-        _p.grouped_id.is_not(None)
-        & _p.message_id.between(message_ids[0] - ALBUM_MAX, message_ids[-1] + ALBUM_MAX)
-    )
-    rows = connection.execute(select(*(_p[name] for name in _COLUMNS)).where((_p.channel_id == channel_id) & where))
+    wanted = {i for p in incoming for i in p.message_ids}
+    rows = [row for row in stored_near(connection, channel_id, wanted, *_COLUMNS)
+            if row.message_id in wanted or row.grouped_id is not None]
     found: dict[tuple[str, int], Any] = {}
     for row in sorted(rows, key=lambda r: r.album_ids is not None):  # an album's row wins over a lone part's
         for message_id in row.album_ids or (row.message_id,):
@@ -136,6 +140,38 @@ def _existing(connection: Connection, channel_id: int, incoming: list[PostData])
         if row.grouped_id is not None:
             found[("album", row.grouped_id)] = row
     return found
+
+
+def stored_near(connection: Connection, channel_id: int, message_ids: Iterable[int], *columns: str) -> list[Row[Any]]:
+    """The channel's stored rows within ALBUM_MAX ids of any of `message_ids`.
+
+    An album's row is keyed by the first of its parts that was stored, so the row that holds a
+    message may sit a few ids away. Read as one id range per run of nearby ids (a history page
+    is one run), each an index range on (channel, message id).
+    """
+    statement = _near_statement(columns)
+    found: list[Row[Any]] = []
+    for low, high in _runs(message_ids, reach=ALBUM_MAX):
+        found += connection.execute(statement, {"channel": channel_id, "low": low, "high": high})
+    return found
+
+
+def _runs(message_ids: Iterable[int], *, reach: int) -> list[tuple[int, int]]:
+    """The ranges covering every id and `reach` ids either side, overlapping ones merged."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(message_ids)):
+        if runs and i - reach <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i + reach)
+        else:
+            runs.append((i - reach, i + reach))
+    return runs
+
+
+@functools.cache
+def _near_statement(columns: tuple[str, ...]) -> Select[Any]:
+    # Built once per caller: building a statement costs more than SQLite takes to run it.
+    return select(*(_p[name] for name in columns)).where(
+        (_p.channel_id == bindparam("channel")) & _p.message_id.between(bindparam("low"), bindparam("high")))
 
 
 def _as_post(row: Any) -> PostData:
@@ -217,16 +253,7 @@ def _change(post_id: int, post: PostData, now: datetime) -> dict[str, Any]:
 
 def _advance_channel(connection: Connection, channel_id: int, newest: int, latest: datetime) -> None:
     """Move the channel's watermark and last post time forward, never back."""
-    row = connection.execute(
-        select(Channel.watermark, Channel.last_post_at).where(Channel.id == channel_id).with_for_update()
-    ).one()
-    values: dict[str, Any] = {}
-    if newest > row.watermark:
-        values["watermark"] = newest
-    if row.last_post_at is None or latest > row.last_post_at:
-        values["last_post_at"] = latest
-    if values:
-        connection.execute(update(Channel).where(Channel.id == channel_id).values(**values))
+    connection.execute(_ADVANCE, {"channel": channel_id, "newest": newest, "latest": latest})
 
 
 def recent_message_ids(channel_id: int, since: datetime) -> list[int]:

@@ -6,77 +6,15 @@ too) and is re-exported here so the parsers find everything in one place.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from telethon.extensions import html
-from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl import types
 
 from felix_hub.backend.posts.data import PostData, group_albums, merge_album
+from felix_hub.backend.telegram.markup import render_html
 
-__all__ = ["group_albums", "is_post", "merge_album", "post_from_message", "render_html", "safe_url"]
-
-# -- text and HTML -------------------------------------------------------------------------------
-
-_SAFE_SCHEMES = frozenset({"http", "https", "tg", "ton", "mailto"})
-# A scheme, unless the colon starts a port ("example.com:8080"); such URLs get "https://" in front.
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
-_URL_NOISE = re.compile(r"[\t\n\r]")  # browsers drop these anywhere in a URL, so "java\tscript:" is javascript:
-_URL_EDGES = "".join(map(chr, range(0x21)))  # ...and C0 controls and spaces at either end
-_NOT_LANGUAGE = re.compile(r"[^\w+#.-]")
-# Telethon's <pre> markup indents the code (visible inside <pre>) and leaves a literal "{}" before
-# the closing tags (an unformatted template); made compact here. User text never holds "<" (it is
-# escaped), so these only match markup.
-_PRE_OPEN = re.compile(r"<pre>\n    <code class='language-([^']*)'>\n        ")
-_PRE_CLOSE = re.compile(r"(?:\{\})?\n    </code>\n</pre>")
-
-
-def safe_url(url: str, schemes: frozenset[str] = _SAFE_SCHEMES) -> str | None:
-    """The URL as a link may carry it, or None when its scheme is not one of `schemes` (so never
-    one that could run code: javascript:, data:...). No scheme means https."""
-    url = _URL_NOISE.sub("", url).strip(_URL_EDGES)
-    if not url:
-        return None
-    scheme = _SCHEME.match(url)
-    if scheme is None:
-        return f"https://{url}"
-    return url if scheme.group(1).lower() in schemes else None
-
-
-def render_html(text: str, entities: Sequence[types.TypeMessageEntity] | None) -> str:
-    """The text with its entities as HTML; all text escaped, links only to safe URLs."""
-    rendered = html.unparse(text, _safe_entities(text, entities or ()))
-    rendered = _PRE_OPEN.sub(lambda m: f'<pre><code class="language-{m[1]}">' if m[1] else "<pre><code>", rendered)
-    return _PRE_CLOSE.sub("</code></pre>", rendered)
-
-
-def _safe_entities(text: str, entities: Sequence[types.TypeMessageEntity]) -> list[types.TypeMessageEntity]:
-    """Entities unparse renders safely: it puts url/email text and pre languages into markup
-    unescaped, so links become text_url entities with checked URLs and languages are cleaned."""
-    utf16: str | None = None  # entity offsets count UTF-16 code units; built only when needed
-    safe: list[types.TypeMessageEntity] = []
-    for entity in entities:
-        if isinstance(entity, types.MessageEntityPre):
-            safe.append(types.MessageEntityPre(entity.offset, entity.length, _NOT_LANGUAGE.sub("", entity.language)))
-            continue
-        if isinstance(entity, types.MessageEntityTextUrl):
-            url = safe_url(entity.url)
-        elif isinstance(entity, types.MessageEntityUrl | types.MessageEntityEmail):
-            utf16 = add_surrogate(text) if utf16 is None else utf16
-            covered = del_surrogate(utf16[entity.offset:entity.offset + entity.length])
-            url = safe_url(covered) if isinstance(entity, types.MessageEntityUrl) else f"mailto:{covered}"
-        else:
-            safe.append(entity)
-            continue
-        if url is not None:  # an unsafe link stays as plain text
-            safe.append(types.MessageEntityTextUrl(entity.offset, entity.length, url))
-    return safe
-
-
-# -- the message ---------------------------------------------------------------------------------
+__all__ = ["group_albums", "is_post", "merge_album", "post_from_message"]
 
 
 def is_post(message: object) -> bool:
