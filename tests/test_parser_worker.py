@@ -96,7 +96,7 @@ class Running:
     task: asyncio.Task[None]
 
 
-class Felix:
+class ParserHarness:
     """The service side of a test: the app, the blocking functions through threads, running workers."""
 
     def __init__(self, app: Flask, world: RecordingTelegram) -> None:
@@ -166,18 +166,18 @@ class Felix:
 
 
 @pytest.fixture
-def make_felix(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Felix]]:
+def make_felix(database_url: str, tmp_path: Path) -> Iterator[Callable[..., ParserHarness]]:
     """Build the app on a migrated database with config overrides, and a fake Telegram for it."""
     apps: list[Flask] = []
 
-    def make(**overrides: str) -> Felix:
+    def make(**overrides: str) -> ParserHarness:
         env = service_env(database_url, tmp_path / "instance", TELEGRAM_BOT_TOKEN=TOKEN,
                           TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET, **overrides)
         app = create_app(Config(env))
         with app.app_context():
             upgrade()
         apps.append(app)
-        return Felix(app, RecordingTelegram())
+        return ParserHarness(app, RecordingTelegram())
 
     yield make
     for app in apps:
@@ -185,7 +185,7 @@ def make_felix(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Feli
             db.engine.dispose()
 
 
-# -- reading the database (blocking; through Felix.run_sync or Felix.until) ----------------------
+# -- reading the database (blocking; through ParserHarness.run_sync or .until) ---------------------
 
 
 def posts(channel_id: int) -> list[Row[Any]]:
@@ -264,7 +264,7 @@ def album(world: FakeTelegram, channel: FakeChannel, caption: str, count: int, *
         ("100", "7", 30, 1, [(30, True)]),
     ],
 )
-def test_first_follow_backfills_the_newest_posts(make_felix: Callable[..., Felix], backfill_posts: str,
+def test_first_follow_backfills_the_newest_posts(make_felix: Callable[..., ParserHarness], backfill_posts: str,
                                                  backfill_days: str, history: int, first_stored: int,
                                                  progress: list[tuple[int, bool]]) -> None:
     """Following a channel reads its history back from the newest post, a page at a time, until both
@@ -299,7 +299,7 @@ def test_first_follow_backfills_the_newest_posts(make_felix: Callable[..., Felix
     asyncio.run(scenario())
 
 
-def test_catch_up_stores_exactly_the_posts_missed(make_felix: Callable[..., Felix]) -> None:
+def test_catch_up_stores_exactly_the_posts_missed(make_felix: Callable[..., ParserHarness]) -> None:
     """Posts whose updates never arrived (while the account was disconnected, or lost while it ran)
     are read from history after the watermark, oldest first: each stored once, none read twice,
     and the watermark moves to the newest. A post stored from a live event is not duplicated."""
@@ -348,7 +348,7 @@ def test_catch_up_stores_exactly_the_posts_missed(make_felix: Callable[..., Feli
     asyncio.run(scenario())
 
 
-def test_a_flood_wait_mid_backfill_waits_and_resumes_without_gaps(make_felix: Callable[..., Felix]) -> None:
+def test_a_flood_wait_mid_backfill_waits_and_resumes_without_gaps(make_felix: Callable[..., ParserHarness]) -> None:
     """A FloodWait on the second history page: the channel and the account show the wait, the
     worker sleeps it out and resumes from the stored position (page one is never read again), and
     the whole history ends up stored once with no gap."""
@@ -387,7 +387,7 @@ def test_a_flood_wait_mid_backfill_waits_and_resumes_without_gaps(make_felix: Ca
     asyncio.run(scenario())
 
 
-def test_a_restart_during_a_flood_wait_resumes_the_backfill(make_felix: Callable[..., Felix]) -> None:
+def test_a_restart_during_a_flood_wait_resumes_the_backfill(make_felix: Callable[..., ParserHarness]) -> None:
     """A worker stopped in the middle of a long FloodWait (a deploy, a crash) leaves the backfill
     position stored; the next worker goes on from there, and nothing is missing or doubled."""
     felix = make_felix(BACKFILL_POSTS="1000", BACKFILL_DAYS="0")
@@ -416,7 +416,7 @@ def test_a_restart_during_a_flood_wait_resumes_the_backfill(make_felix: Callable
     asyncio.run(scenario())
 
 
-def test_live_posts_edits_and_deletions_are_stored(make_felix: Callable[..., Felix]) -> None:
+def test_live_posts_edits_and_deletions_are_stored(make_felix: Callable[..., ParserHarness]) -> None:
     """While the worker runs, a new post is stored as it arrives (without moving the watermark),
     an edit replaces the text and keeps the previous version, and a deletion marks the post
     deleted while the other posts stay."""
@@ -456,7 +456,7 @@ def test_live_posts_edits_and_deletions_are_stored(make_felix: Callable[..., Fel
     asyncio.run(scenario())
 
 
-def test_an_album_is_one_post_with_every_photo(make_felix: Callable[..., Felix]) -> None:
+def test_an_album_is_one_post_with_every_photo(make_felix: Callable[..., ParserHarness]) -> None:
     """An album (messages sharing a grouped_id) is stored as one post holding every photo, whether
     it is read from history or arrives live; editing its caption edits that one post."""
     felix = make_felix(BACKFILL_POSTS="100", BACKFILL_DAYS="0")
@@ -502,7 +502,7 @@ def test_an_album_is_one_post_with_every_photo(make_felix: Callable[..., Felix])
 
 
 def test_a_channel_the_account_cannot_read_is_given_up_and_the_others_go_on(
-        make_felix: Callable[..., Felix]) -> None:
+        make_felix: Callable[..., ParserHarness]) -> None:
     """A private channel the account is not (or no longer) a member of: Telegram answers
     CHANNEL_PRIVATE to a read with a stale access hash, and without one it cannot even be
     addressed. Either way the account gives the channel up (no access, no fetcher, so another
@@ -540,7 +540,7 @@ def test_a_channel_the_account_cannot_read_is_given_up_and_the_others_go_on(
 
 
 @pytest.mark.parametrize("when", ["while running", "before connecting"])
-def test_a_revoked_session_marks_the_account_for_login(make_felix: Callable[..., Felix], when: str) -> None:
+def test_a_revoked_session_marks_the_account_for_login(make_felix: Callable[..., ParserHarness], when: str) -> None:
     """The user ends the session from Telegram's device list: the worker stops, the account needs a
     new login (its session forgotten, its channels free for other followers' accounts) and the
     service is told once, with the reason."""
@@ -574,7 +574,7 @@ def test_a_revoked_session_marks_the_account_for_login(make_felix: Callable[...,
     asyncio.run(scenario())
 
 
-def test_with_no_backfill_only_posts_after_the_follow_are_kept(make_felix: Callable[..., Felix]) -> None:
+def test_with_no_backfill_only_posts_after_the_follow_are_kept(make_felix: Callable[..., ParserHarness]) -> None:
     """BACKFILL_POSTS=0 and BACKFILL_DAYS=0 ask for nothing from before the follow: no old post is
     stored, yet the channel's first sync completes (the watermark set at its newest message, the
     progress reported done), so posts missed after the follow are caught up."""
@@ -603,7 +603,7 @@ def test_with_no_backfill_only_posts_after_the_follow_are_kept(make_felix: Calla
 
 
 @pytest.mark.parametrize("username_now", ["taken by another channel", "given up"])
-def test_a_channel_whose_username_changed_is_found_by_its_id(make_felix: Callable[..., Felix],
+def test_a_channel_whose_username_changed_is_found_by_its_id(make_felix: Callable[..., ParserHarness],
                                                              username_now: str) -> None:
     """A channel known without an access hash (as after another account took it over) is resolved
     again. If its old username now belongs to another channel, that channel's posts are never
@@ -637,7 +637,7 @@ def test_a_channel_whose_username_changed_is_found_by_its_id(make_felix: Callabl
 
 
 def test_another_followers_account_takes_over_a_channel_the_fetcher_cannot_read(
-        make_felix: Callable[..., Felix]) -> None:
+        make_felix: Callable[..., ParserHarness]) -> None:
     """Ann's account fetches a private channel she has left; Bob, a member, follows it too. When
     Ann's worker finds it cannot read the channel, the next supervision round (assign_orphans)
     gives the channel to Bob's account, whose worker backfills it."""
@@ -665,7 +665,7 @@ def test_another_followers_account_takes_over_a_channel_the_fetcher_cannot_read(
     asyncio.run(scenario())
 
 
-def test_a_channel_imported_earlier_is_backfilled_down_to_the_import(make_felix: Callable[..., Felix]) -> None:
+def test_a_channel_imported_earlier_is_backfilled_down_to_the_import(make_felix: Callable[..., ParserHarness]) -> None:
     """A Desktop export held posts 1-120; 280 more were written since. Following the channel
     backfills past BACKFILL_POSTS until it meets the imported posts: nothing in between is missed."""
     felix = make_felix(BACKFILL_POSTS="30", BACKFILL_DAYS="0")
@@ -690,7 +690,7 @@ def test_a_channel_imported_earlier_is_backfilled_down_to_the_import(make_felix:
     asyncio.run(scenario())
 
 
-def test_views_and_reactions_of_recent_posts_are_refreshed(make_felix: Callable[..., Felix]) -> None:
+def test_views_and_reactions_of_recent_posts_are_refreshed(make_felix: Callable[..., ParserHarness]) -> None:
     """Views and reactions change without any update telling us: each round re-reads the recent
     posts by id (STATS_REFRESH_MINUTES=0 here) and stores the new counts."""
     felix = make_felix(BACKFILL_POSTS="10", BACKFILL_DAYS="0", STATS_REFRESH_MINUTES="0")

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.peers.loopback import LoopbackServer, QuietHandler
 
 BOT_ID = 7000000001
 TOKEN = f"{BOT_ID}:AAFakeLoopbackTokenForTests_0123456789"
@@ -60,25 +62,21 @@ class FakeBotApi:
         self._open.set()
         self.polling_now = 0
         self.max_concurrent_polls = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True)
+        self._http = LoopbackServer(self._handler_class(), "fake-bot-api")
 
     # -- control --------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._http.address}"
 
     def start(self) -> FakeBotApi:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
         self._open.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()
 
     def hold(self) -> None:
         """Accept requests but answer none until `release()`; dropped clients are not recorded."""
@@ -190,13 +188,7 @@ class FakeBotApi:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else Nagle + delayed ACK add 40 ms to each answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self._serve()
 

@@ -7,8 +7,10 @@ import json
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.peers.loopback import LoopbackServer, QuietHandler
 
 
 class FakeSentry:
@@ -16,22 +18,18 @@ class FakeSentry:
         self.raw: list[bytes] = []  # every decompressed envelope, byte for byte
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-sentry", daemon=True)
+        self._http = LoopbackServer(self._handler_class(), "fake-sentry")
 
     @property
     def dsn(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://publickey@{host}:{port}/42"
+        return f"http://publickey@{self._http.address}/42"
 
     def start(self) -> FakeSentry:
-        self._thread.start()
+        self._http.start()
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.close()
 
     def wait_for_event(self, timeout: float = 20.0) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
@@ -51,13 +49,7 @@ class FakeSentry:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         sentry = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else Nagle + delayed ACK add 40 ms to each answer
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 encoding = self.headers.get("Content-Encoding", "")
