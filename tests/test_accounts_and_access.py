@@ -13,7 +13,7 @@ from flask import Flask
 from felix_hub.backend import access, accounts, channels, users
 from felix_hub.backend.channels import ChannelInfo, Followed
 from felix_hub.backend.extensions import db
-from felix_hub.backend.models import Account, Channel, Invite, utcnow
+from felix_hub.backend.models import Account, Channel, Invite, User, utcnow
 from tests.support.server import flask, service_env
 
 SESSION = "1" + "BQAbCdEf" * 44  # the shape of a Telethon StringSession
@@ -27,6 +27,28 @@ def context(app: Flask) -> Iterator[None]:
 
 def new_user(telegram_id: int) -> int:
     return users.register(users.Profile(telegram_id, f"User {telegram_id}")).id
+
+
+def seen(telegram_id: int) -> tuple[str, object]:
+    db.session.rollback()  # a fresh snapshot
+    user = db.session.scalars(db.select(User).where(User.telegram_id == telegram_id)).one()
+    return user.first_name, user.last_seen_at
+
+
+def test_a_known_user_costs_a_write_only_when_something_changed() -> None:
+    ann = users.Profile(5, "Ann", username="ann", language_code="en")
+    users.register(ann)
+    _, first_seen = seen(5)
+    assert users.register(ann).first_name == "Ann"
+    assert seen(5) == ("Ann", first_seen)  # the same names a moment later: nothing written
+    users.register(users.Profile(5, "Anna", username="ann", language_code="en"))
+    name, renamed_at = seen(5)
+    assert name == "Anna" and renamed_at > first_seen
+    with db.engine.begin() as connection:  # as if her last update came a while ago
+        connection.execute(db.update(User).where(User.telegram_id == 5).values(
+            last_seen_at=renamed_at - users.SEEN_PRECISION))
+    users.register(users.Profile(5, "Anna", username="ann", language_code="en"))
+    assert seen(5)[1] > renamed_at
 
 
 def test_sessions_are_stored_encrypted_and_read_back() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.sql.dml import Insert
 
-from felix_hub.backend.database import rows, upsert, write
+from felix_hub.backend.database import read, upsert, write
 from felix_hub.backend.models import User, utcnow
 
 # Telegram clients in these languages are usually read by Russian speakers.
@@ -46,6 +48,12 @@ class Registered:
     has_access: bool
 
 
+SEEN_PRECISION = timedelta(minutes=1)  # how stale `last_seen_at` may get before an update writes it
+_KNOWN = select(User.id, User.telegram_id, User.first_name, User.last_name, User.username, User.language_code,
+                User.language, User.access_granted_at, User.last_seen_at).where(
+    User.telegram_id == bindparam("telegram_id"))
+
+
 @functools.cache
 def _register_statement(dialect: str) -> Insert:
     statement = upsert(dialect, User.__table__)
@@ -57,8 +65,19 @@ def _register_statement(dialect: str) -> Insert:
 
 
 def register(profile: Profile) -> Registered:
-    """Create the user on first contact, refresh names on every later one."""
+    """Create the user on first contact; refresh names and last seen when they changed.
+
+    Most updates come from a user the bot knows, with the same names, seen a moment ago: those
+    cost one read. On SQLite that leaves the one write lock to the updates being stored.
+    """
     now = utcnow()
+    known = _known(profile.telegram_id)
+    if known is not None:
+        unchanged = (known.first_name, known.last_name, known.username, known.language_code) == (
+            profile.first_name, profile.last_name, profile.username, profile.language_code)
+        if unchanged and now - known.last_seen_at < SEEN_PRECISION:
+            return _registered(known.id, known.telegram_id, known.first_name, known.language,
+                               known.access_granted_at)
     with write() as connection:
         row = connection.execute(
             _register_statement(connection.dialect.name),
@@ -85,10 +104,12 @@ def _registered(user_id: int, telegram_id: int, first_name: str, language: str, 
 
 def find(telegram_id: int) -> Registered | None:
     """The user with this Telegram id, if they ever talked to the bot (read-only)."""
-    found = rows(
-        select(User.id, User.telegram_id, User.first_name, User.language, User.access_granted_at)
-        .where(User.telegram_id == telegram_id)
-    )
-    return _registered(*found[0]) if found else None
+    known = _known(telegram_id)
+    if known is None:
+        return None
+    return _registered(known.id, known.telegram_id, known.first_name, known.language, known.access_granted_at)
 
 
+def _known(telegram_id: int) -> Row[Any] | None:
+    with read() as connection:
+        return connection.execute(_KNOWN, {"telegram_id": telegram_id}).one_or_none()
