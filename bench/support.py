@@ -10,6 +10,7 @@ import multiprocessing
 import statistics
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,17 +73,20 @@ class BotApiProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port.value}"
 
-    def collect(self, chats: set[int], timeout: float) -> dict[int, float]:
-        """Wait for one reply per chat; returns chat -> wall-clock time the reply arrived."""
-        got: dict[int, float] = {}
+    def collect(self, expected: Counter[int], timeout: float) -> dict[int, list[float]]:
+        """Wait for `expected[chat]` replies in each chat; returns chat -> wall-clock times they arrived."""
+        got: dict[int, list[float]] = {}
+        missing = sum(expected.values())
         deadline = time.monotonic() + timeout
-        while len(got) < len(chats) and time.monotonic() < deadline:
+        while missing and time.monotonic() < deadline:
             try:
                 chat, at = self.replies.get(timeout=0.5)
             except Exception:
                 continue
-            if chat in chats:
-                got.setdefault(chat, at)
+            arrived = got.setdefault(chat, [])
+            if len(arrived) < expected[chat]:
+                arrived.append(at)
+                missing -= 1
         return got
 
     def drain(self) -> None:

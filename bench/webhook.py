@@ -1,6 +1,6 @@
 """Webhook benchmark: end-to-end updates/s and ack latency, ours against two baselines.
 
-    python -m bench.webhook [--updates 2000] [--rate 200] [--seconds 10] [--database-url URL]
+    python -m bench.webhook [--updates 2000] [--rate 200] [--seconds 10] [--users N] [--database-url URL]
 
 Every variant runs the same /start handler (register the user, reply) against the same
 loopback Bot API, in its own process, on a fresh database:
@@ -11,7 +11,8 @@ loopback Bot API, in its own process, on a fresh database:
 
 Two runs per variant: a burst of --updates sent by 16 connections as fast as they go
 (throughput: updates whose reply arrived, per second), and a steady --rate for --seconds (ack
-and end-to-end latency p50/p99, measured from each update's scheduled send time).
+and end-to-end latency p50/p99, measured from each update's scheduled send time). Every update
+comes from a new user, or with --users N from N users who keep coming back.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.support import BotApiProcess, Load, percentile, start_update
+from bench.support import BotApiProcess, Load, Sent, percentile, start_update
 from tests.peers.bot_api import TOKEN
 from tests.support.databases import fresh_database
 from tests.support.server import ROOT, WEBHOOK_SECRET, Server, flask, free_port, service_env
@@ -100,38 +102,50 @@ def old_way(env: dict[str, str], workdir: Path) -> Callable[[], object]:
 
 
 def measure(variant: str, load: Load, api: BotApiProcess, updates: int, rate: float, seconds: float,
-            first_id: int, durable: bool) -> Result:
+            first_id: int, durable: bool, users: int) -> Result:
     def batch(start: int, count: int) -> list[tuple[int, bytes]]:
-        # One chat per update: replies are matched to updates by chat id.
-        return [(5_000_000 + start + i, start_update(start + i, 5_000_000 + start + i)) for i in range(count)]
+        # One chat per user; replies are matched to updates by chat, in each chat's order.
+        chats = [5_000_000 + (start + i if users == 0 else first_id + i % users) for i in range(count)]
+        return [(chat, start_update(start + i, chat)) for i, chat in enumerate(chats)]
 
     api.drain()
     burst = batch(first_id, updates)
     sent = load.fire(burst, rate=None, concurrency=16)
-    replies = api.collect({chat for chat, _ in burst}, timeout=120)
+    replies = api.collect(Counter(chat for chat, _ in burst), timeout=120)
+    answered = sum(len(times) for times in replies.values())
     began = min(s.scheduled for s in sent)
-    ended = max(replies.values()) if replies else time.time()
+    ended = max((max(times) for times in replies.values()), default=time.time())
     burst_acks = [(s.acked - s.scheduled) * 1000 for s in sent if s.status == 200]
 
     steady = batch(first_id + updates, int(rate * seconds))
     sent = load.fire(steady, rate=rate, concurrency=32)
-    replies_steady = api.collect({chat for chat, _ in steady}, timeout=120)
+    replies_steady = api.collect(Counter(chat for chat, _ in steady), timeout=120)
     acks = [(s.acked - s.scheduled) * 1000 for s in sent if s.status == 200]
-    e2e = [(replies_steady[s.chat] - s.scheduled) * 1000 for s in sent if s.chat in replies_steady]
+    e2e = [(reply - s.scheduled) * 1000 for s, reply in _matched(sent, replies_steady)]
     return Result(
         variant=variant,
-        burst_updates_per_s=round(len(replies) / (ended - began), 1),
-        burst_answered=len(replies),
+        burst_updates_per_s=round(answered / (ended - began), 1),
+        burst_answered=answered,
         burst_ack_p50_ms=round(percentile(burst_acks, 50), 2),
         burst_ack_p99_ms=round(percentile(burst_acks, 99), 2),
         steady_rate=rate,
-        steady_answered=len(replies_steady),
+        steady_answered=sum(len(times) for times in replies_steady.values()),
         steady_ack_p50_ms=round(percentile(acks, 50), 2),
         steady_ack_p99_ms=round(percentile(acks, 99), 2),
         steady_e2e_p50_ms=round(percentile(e2e, 50), 2),
         steady_e2e_p99_ms=round(percentile(e2e, 99), 2),
         durable=durable,
     )
+
+
+def _matched(sent: list[Sent], replies: dict[int, list[float]]) -> Iterator[tuple[Sent, float]]:
+    """Each sent update with its reply: a chat's replies come in the order its updates were sent."""
+    seen: Counter[int] = Counter()
+    for item in sent:
+        times = replies.get(item.chat, [])
+        if seen[item.chat] < len(times):
+            yield item, times[seen[item.chat]]
+        seen[item.chat] += 1
 
 
 def main() -> None:
@@ -142,6 +156,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL URL to create benchmark databases next to")
     parser.add_argument("--only", help="comma-separated variant names to run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the median run is reported")
+    parser.add_argument("--users", type=int, default=0,
+                        help="send as this many returning users (default: every update from a new user)")
     args = parser.parse_args()
     if args.database_url:
         os.environ["TEST_DATABASE_URL"] = args.database_url
@@ -171,7 +187,8 @@ def main() -> None:
                                       FELIX_OPEN_REGISTRATION="1")  # /start registers and greets
                     with make(env)() as load:  # type: ignore[operator]
                         run = measure(name, load, api, args.updates, args.rate, args.seconds,
-                                      first_id=(n + 1) * 100_000_000 + attempt * 10_000_000, durable=durable)
+                                      first_id=(n + 1) * 100_000_000 + attempt * 10_000_000, durable=durable,
+                                      users=args.users)
                 print(json.dumps(asdict(run)), flush=True)
                 runs.append(run)
             # The median by burst throughput, so one noisy run does not decide.
