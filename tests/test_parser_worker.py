@@ -723,3 +723,35 @@ def test_views_and_reactions_of_recent_posts_are_refreshed(make_felix: Callable[
         assert "👍" in str(stored[0].reactions) and "7" in str(stored[0].reactions)
 
     asyncio.run(scenario())
+
+
+def test_a_renamed_channel_moves_its_links(make_felix: Callable[..., ParserHarness]) -> None:
+    """@news becomes @fresh_news, then goes private: the next page read from Telegram carries the
+    channel as it is now, and every stored post's link follows it."""
+    felix = make_felix(BACKFILL_POSTS="10", BACKFILL_DAYS="0", STATS_REFRESH_MINUTES="0")
+    world = felix.world
+    ann = world.person("+44 7700 900041", "Ann")
+    news = world.channel("News", "news", members=[ann])
+    world.history(news, 3, step=timedelta(hours=1))
+
+    def links(channel_id: int) -> tuple[str | None, list[str]]:
+        username = rows(select(Channel.username).where(Channel.id == channel_id))[0].username
+        return username, [p.link for p in rows(select(Post.link).where(Post.channel_id == channel_id)
+                                               .order_by(Post.message_id))]
+
+    async def scenario() -> None:
+        user_id, account_id = await felix.connect_account(ann)
+        channel_id = await felix.follow(user_id, account_id, news)
+        async with felix.worker(account_id) as running:
+            await felix.until(lambda: backfilled(channel_id), running, what="the backfill")
+            assert await felix.run_sync(links, channel_id) == ("news", [f"https://t.me/news/{n}" for n in (1, 2, 3)])
+            news.username = "fresh_news"
+            running.worker.kick()
+            await felix.until(lambda: links(channel_id)[0] == "fresh_news", running, what="the new name")
+            assert (await felix.run_sync(links, channel_id))[1] == [f"https://t.me/fresh_news/{n}" for n in (1, 2, 3)]
+            news.username = None
+            running.worker.kick()
+            await felix.until(lambda: links(channel_id)[0] is None, running, what="the name to go")
+            assert (await felix.run_sync(links, channel_id))[1] == [f"https://t.me/c/{news.id}/{n}" for n in (1, 2, 3)]
+
+    asyncio.run(scenario())

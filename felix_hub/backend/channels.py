@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, literal, select, update
 
 from felix_hub.backend.database import rows, upsert, write
 from felix_hub.backend.models import Account, AccountStatus, Channel, Post, Subscription, SyncState, User, utcnow
+from felix_hub.backend.posts.data import link_prefix
 
 ERROR_LIMIT = 2000
 
@@ -239,6 +240,17 @@ def record_problem(channel_id: int, state: SyncState, error: str, *, backoff: bo
             connection.execute(update(Channel).where(Channel.id == channel_id).values(
                 next_attempt_at=utcnow() + retry_in))
     return count
+
+
+def rename(channel_id: int, username: str | None) -> None:
+    """The channel's public username changed (or went): keep the new one and move every post's
+    t.me link to it, since the old name may soon belong to someone else."""
+    with write() as connection:
+        telegram_id = connection.execute(
+            update(Channel).where(Channel.id == channel_id).values(username=username).returning(Channel.telegram_id)
+        ).scalar_one()
+        link = literal(link_prefix(telegram_id, username)) + cast(Post.message_id, String)
+        connection.execute(update(Post).where(Post.channel_id == channel_id).values(link=link))
 
 
 def advance_watermark(channel_id: int, message_id: int) -> None:

@@ -41,7 +41,7 @@ from typing import Any, TextIO, TypeGuard
 from felix_hub.backend import channels, users
 from felix_hub.backend.channels import Followed
 from felix_hub.backend.database import read
-from felix_hub.backend.posts.data import PostData
+from felix_hub.backend.posts.data import PostData, link_prefix
 from felix_hub.backend.posts.store import store_posts, stored_near
 from felix_hub.backend.telegram.markup import TAGS, link_tags, pre_tags, safe_url
 
@@ -503,7 +503,7 @@ def post_from_export(message: Any, channel_id: int) -> PostData | None:
         reactions=_reactions(message.get("reactions")),
         forward_from=_forward(message),
         reply_to_message_id=_reply_to(message, channel_id),
-        link=f"https://t.me/c/{channel_id}/{message_id}",
+        link=f"{link_prefix(channel_id, None)}{message_id}",
         media=[{**medium, "message_id": message_id}] if medium else None,
     )
 

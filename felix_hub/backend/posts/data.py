@@ -8,6 +8,11 @@ from datetime import datetime
 from typing import Any
 
 
+def link_prefix(channel_id: int, username: str | None) -> str:
+    """What a post's t.me link is, less its message id: by username when the channel has one."""
+    return f"https://t.me/{username}/" if username else f"https://t.me/c/{channel_id}/"
+
+
 @dataclass(frozen=True)
 class PostData:
     """A channel post, ready to store. Datetimes are timezone-aware UTC.

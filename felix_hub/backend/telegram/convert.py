@@ -11,7 +11,7 @@ from typing import Any
 
 from telethon.tl import types
 
-from felix_hub.backend.posts.data import PostData, group_albums, merge_album
+from felix_hub.backend.posts.data import PostData, group_albums, link_prefix, merge_album
 from felix_hub.backend.telegram.markup import render_html
 
 __all__ = ["group_albums", "is_post", "merge_album", "post_from_message"]
@@ -40,7 +40,7 @@ def post_from_message(message: types.Message, *, channel_id: int, username: str 
         reactions=_reactions(message.reactions),
         forward_from=_forward(message.fwd_from),
         reply_to_message_id=_reply_to(message.reply_to, channel_id),
-        link=f"https://t.me/{username}/{message.id}" if username else f"https://t.me/c/{channel_id}/{message.id}",
+        link=f"{link_prefix(channel_id, username)}{message.id}",
         media=[{**_media(message.media), "message_id": message.id}] if _has_media(message) else None,
     )
 

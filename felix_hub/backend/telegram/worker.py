@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -21,6 +22,7 @@ from telethon.tl import types
 from felix_hub.backend import accounts, channels
 from felix_hub.backend.config import Config
 from felix_hub.backend.models import SyncState, utcnow
+from felix_hub.backend.posts.data import PostData
 from felix_hub.backend.posts.store import mark_deleted, recent_message_ids, store_posts
 from felix_hub.backend.telegram.clients import is_session_dead
 from felix_hub.backend.telegram.convert import is_post, post_from_message
@@ -193,8 +195,7 @@ class AccountWorker:
         done = False
         while not done:
             page = await self.client.get_messages(entity, limit=PAGE, offset_id=before_id)
-            posts = [post_from_message(m, channel_id=work.telegram_id, username=work.username)
-                     for m in page if is_post(m)]
+            work, posts = await self._posts_of(work, page)
             if posts:
                 # The first page is the newest history: it sets the watermark for catch-up.
                 await self.run_sync(store_posts, work.id, posts, contiguous=before_id == 0)
@@ -215,8 +216,7 @@ class AccountWorker:
             page = await self.client.get_messages(entity, limit=PAGE, min_id=watermark, reverse=True)
             if not page:
                 return
-            posts = [post_from_message(m, channel_id=work.telegram_id, username=work.username)
-                     for m in page if is_post(m)]
+            work, posts = await self._posts_of(work, page)
             if posts:
                 await self.run_sync(store_posts, work.id, posts, contiguous=True)
             newest = max(m.id for m in page)
@@ -232,10 +232,25 @@ class AccountWorker:
         entity = await self._entity(work)
         for start in range(0, len(ids), PAGE):
             page = await self.client.get_messages(entity, ids=ids[start:start + PAGE])
-            posts = [post_from_message(m, channel_id=work.telegram_id, username=work.username)
-                     for m in page if m is not None and is_post(m)]
+            work, posts = await self._posts_of(work, [m for m in page if m is not None])
             if posts:
                 await self.run_sync(store_posts, work.id, posts, contiguous=False)
+
+    async def _posts_of(self, work: channels.ChannelWork, page: Sequence[types.Message]
+                        ) -> tuple[channels.ChannelWork, list[PostData]]:
+        """The page's posts, linked by the channel's current username.
+
+        Telegram sends the channel along with every page, so a changed username is noticed
+        here: the channel and its stored posts' links move to it before this page is stored.
+        """
+        chat = next((m.chat for m in page if isinstance(m.chat, types.Channel) and not m.chat.min), None)
+        if chat is not None and (username := _public_name(chat)) != work.username:
+            log.info("channel %d is now @%s (was @%s)", work.telegram_id, username, work.username)
+            await self.run_sync(channels.rename, work.id, username)
+            work = replace(work, username=username)
+            self.channels[work.telegram_id] = work
+        return work, [post_from_message(m, channel_id=work.telegram_id, username=work.username)
+                      for m in page if is_post(m)]
 
     # -- real-time events ---------------------------------------------------------------------
 
@@ -271,6 +286,13 @@ class AccountWorker:
         except Exception:
             # Catch-up will read it from history; an event is never the only way in.
             log.exception("account %d: storing a live post of channel %d failed", self.account_id, work.telegram_id)
+
+
+def _public_name(channel: types.Channel) -> str | None:
+    """The channel's username; one with several (collectible) usernames reports the first active."""
+    if channel.username:
+        return channel.username
+    return next((u.username for u in channel.usernames or () if u.active), None)
 
 
 def _describe(error: BaseException) -> str:
