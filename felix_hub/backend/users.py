@@ -76,8 +76,7 @@ def register(profile: Profile) -> Registered:
         unchanged = (known.first_name, known.last_name, known.username, known.language_code) == (
             profile.first_name, profile.last_name, profile.username, profile.language_code)
         if unchanged and now - known.last_seen_at < SEEN_PRECISION:
-            return _registered(known.id, known.telegram_id, known.first_name, known.language,
-                               known.access_granted_at)
+            return _registered(known)
     with write() as connection:
         row = connection.execute(
             _register_statement(connection.dialect.name),
@@ -92,22 +91,21 @@ def register(profile: Profile) -> Registered:
                 "last_seen_at": now,
             },
         ).one()
-    return _registered(row.id, row.telegram_id, row.first_name, row.language, row.access_granted_at)
+    return _registered(row)
 
 
-def _registered(user_id: int, telegram_id: int, first_name: str, language: str, granted: object) -> Registered:
+def _registered(row: Row[Any]) -> Registered:
+    """The user of a row with their id, telegram_id, first_name, language and access_granted_at."""
     config = current_app.extensions["felix_config"]
-    admin = telegram_id in config.FELIX_ADMINS
-    return Registered(user_id, telegram_id, first_name, language, is_admin=admin,
-                      has_access=admin or config.FELIX_OPEN_REGISTRATION or granted is not None)
+    admin = row.telegram_id in config.FELIX_ADMINS
+    return Registered(row.id, row.telegram_id, row.first_name, row.language, is_admin=admin,
+                      has_access=admin or config.FELIX_OPEN_REGISTRATION or row.access_granted_at is not None)
 
 
 def find(telegram_id: int) -> Registered | None:
     """The user with this Telegram id, if they ever talked to the bot (read-only)."""
     known = _known(telegram_id)
-    if known is None:
-        return None
-    return _registered(known.id, known.telegram_id, known.first_name, known.language, known.access_granted_at)
+    return _registered(known) if known is not None else None
 
 
 def _known(telegram_id: int) -> Row[Any] | None:
