@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import operator
 import os
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Row, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 
 def configure(engine: Engine) -> None:
@@ -144,3 +146,47 @@ def serialize(connection: Connection, name: str) -> None:
 def upsert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports `ON CONFLICT` clauses, for the dialect named (sqlite, postgresql)."""
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def execute_many(connection: Connection, statement: Executable, values: Sequence[Mapping[str, Any]]) -> int:
+    """`connection.execute(statement, values)` for large batches; returns the rowcount.
+
+    The statement is compiled, and every value converted by its column type, as SQLAlchemy
+    does; only its bookkeeping per row is left out, which costs more than SQLite takes to
+    insert the row. Every mapping must have the same keys.
+    """
+    if not values:
+        return 0
+    sql, keys, converters = _compiled_for_many(connection.dialect, statement, tuple(values[0]))
+    fetch = operator.itemgetter(*keys)
+    table = [list(fetch(row)) for row in values] if len(keys) > 1 else [[fetch(row)] for row in values]
+    for column, convert in converters:  # column by column: a few types need it, most don't
+        last: Any = _NOTHING
+        for row in table:
+            if row[column] is not last:  # a run of one object (None, a batch's timestamp) converts once
+                last, converted = row[column], convert(row[column])
+            row[column] = converted
+    if connection.dialect.positional:
+        parameters: list[Any] = [tuple(row) for row in table]
+    else:
+        parameters = [dict(zip(keys, row, strict=True)) for row in table]
+    return connection.exec_driver_sql(sql, parameters).rowcount
+
+
+_NOTHING = object()
+
+
+@functools.cache
+def _compiled_for_many(
+    dialect: Dialect, statement: Executable, names: tuple[str, ...]
+) -> tuple[str, tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    """The SQL, the bind names in the DBAPI's order, and (position, converter) of each value
+    whose type converts it (timestamps, JSON)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(names))
+    keys = tuple(compiled.positiontup if dialect.positional else compiled.binds)
+    converters = []
+    for position, key in enumerate(keys):
+        convert = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            converters.append((position, convert))
+    return compiled.string, keys, tuple(converters)

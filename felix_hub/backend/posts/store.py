@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Insert, Row, Select, bindparam, case, delete, insert, select, update
 
-from felix_hub.backend.database import scalars, upsert, write
+from felix_hub.backend.database import execute_many, scalars, upsert, write
 from felix_hub.backend.models import Channel, Post, PostEdit, UTCDateTime, utcnow
 from felix_hub.backend.posts.data import PostData, group_albums, merge_album
 
@@ -42,6 +42,7 @@ _ADVANCE = update(Channel.__table__).where(_channels.id == bindparam("channel"))
                       else_=_channels.last_post_at),
 )
 ALBUM_MAX = 10  # messages in one Telegram album
+_KEPT_WHEN_UNKNOWN = ("views", "forwards", "replies", "reactions", "media")
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,11 @@ def store_posts(channel_id: int, batch: Sequence[PostData], *, contiguous: bool 
         if absorbed:  # first: the album's row may take over a lone part's message id
             connection.execute(delete(PostEdit.__table__).where(PostEdit.post_id.in_(absorbed)))
             connection.execute(delete(_posts).where(_p.id.in_(absorbed)))
-        new = 0
-        if fresh:
-            new = _insert(connection, channel_id, fresh, now)
+        # Rows another process stored meanwhile are skipped; SQLite and psycopg both count an
+        # executemany's rows (RETURNING would make a page's insert a third slower on PostgreSQL).
+        new = execute_many(connection, _insert_statement(connection.dialect.name), fresh)
         if changes:
-            connection.execute(_UPDATE, changes)
+            execute_many(connection, _UPDATE, changes)
         if edits:
             connection.execute(_RECORD_EDIT, edits)
         newest = max(max(p.message_ids) for p in incoming)
@@ -100,18 +101,9 @@ def store_posts(channel_id: int, batch: Sequence[PostData], *, contiguous: bool 
     return Stored(new, len(changes), newest)
 
 
-def _insert(connection: Connection, channel_id: int, fresh: list[dict[str, Any]], now: datetime) -> int:
-    """Insert new rows, skipping any another process stored meanwhile; how many were inserted.
-
-    Not by RETURNING: on PostgreSQL it makes a page's insert a third slower. SQLite counts an
-    executemany's rows; psycopg does not, so there the rows stamped with this batch are counted.
-    """
-    result = connection.execute(upsert(connection.dialect.name, _posts).on_conflict_do_nothing(), fresh)
-    if result.rowcount >= 0:
-        return result.rowcount
-    ids = [row["message_id"] for row in fresh]
-    return connection.scalar(select(func.count()).where(
-        (_p.channel_id == channel_id) & _p.message_id.in_(ids) & (_p.stored_at == now)))
+@functools.cache
+def _insert_statement(dialect: str) -> Insert:
+    return upsert(dialect, _posts).on_conflict_do_nothing()
 
 
 def mark_deleted(channel_id: int, message_ids: Sequence[int]) -> int:
@@ -196,14 +188,9 @@ def _absorb(current: PostData, new: PostData) -> PostData:
     newer_text = current.edit_date is None or (new.edit_date is not None and new.edit_date >= current.edit_date)
     if not newer_text:
         new = replace(new, text=current.text, html=current.html, edit_date=current.edit_date)
-    return replace(
-        new,
-        views=_first_known(new.views, current.views),
-        forwards=_first_known(new.forwards, current.forwards),
-        replies=_first_known(new.replies, current.replies),
-        reactions=_first_known(new.reactions, current.reactions),
-        media=_first_known(new.media, current.media),
-    )
+    kept = {name: getattr(current, name) for name in _KEPT_WHEN_UNKNOWN
+            if getattr(new, name) is None and getattr(current, name) is not None}
+    return replace(new, **kept) if kept else new  # most often nothing is kept: spare the copy
 
 
 def _without_caption(album: PostData, part: PostData) -> PostData:
@@ -224,10 +211,6 @@ def _is_edit(old: PostData, new: PostData) -> bool:
         return True
     newer = new.edit_date is not None and (old.edit_date is None or new.edit_date > old.edit_date)
     return new.html != old.html and newer
-
-
-def _first_known(value: Any, fallback: Any) -> Any:
-    return value if value is not None else fallback
 
 
 def _differs(new: PostData, old: PostData) -> bool:
