@@ -1,6 +1,6 @@
 """Ingest benchmark: posts/s from Telethon message objects into the database.
 
-    python -m bench.ingest [--messages 20000] [--database-url URL]
+    python -m bench.ingest [--messages 20000] [--repeat 5] [--database-url URL]
 
 Both paths start from the same real `telethon.tl.types.Message` objects and dedupe by
 (channel, message id), and both run every message twice (the second pass must add nothing;
@@ -9,7 +9,9 @@ posts/s is the first pass, the duplicates' rate is printed beside it):
   ours:     convert + store_posts in pages of 100, as the parsers store a history page
   baseline: the naive way, one message at a time: SELECT it, INSERT it if missing, commit
 
-Prints posts/s for each and the ratio, in one run on a fresh database each.
+Each run is on a fresh database. The paths take turns, --repeat times, and the medians are
+compared: this machine's speed changes from minute to minute, so one pair of runs can be off by
+a third either way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Iterator
@@ -84,7 +87,7 @@ def baseline(channel_id: int, batch: list[types.Message]) -> None:
 def fresh_app(workdir: Path, name: str) -> Iterator[int]:
     """A migrated database with one channel; yields the channel's id, inside an app context."""
     with fresh_database(workdir / name) as url:
-        (workdir / name).mkdir(exist_ok=True)
+        (workdir / name).mkdir(parents=True, exist_ok=True)
         app = create_app(Config(service_env(url, workdir / "instance", LOG_LEVEL="WARNING")))
         with app.app_context():
             upgrade()
@@ -118,16 +121,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--baseline-messages", type=int, default=2_000, help="the naive path is slow: fewer")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each path, alternating; medians compared")
     parser.add_argument("--database-url", help="a PostgreSQL URL to create benchmark databases next to")
     args = parser.parse_args()
     if args.database_url:
         os.environ["TEST_DATABASE_URL"] = args.database_url
     batch = messages(args.messages)
+    fast: list[float] = []
+    slow: list[float] = []
     with tempfile.TemporaryDirectory(prefix="felix-ingest-") as tmp:
-        workdir = Path(tmp)
-        fast = timed("ours", ours, workdir, batch)
-        slow = timed("baseline", baseline, workdir, batch[: args.baseline_messages])
-    print(f"ours / baseline = {fast / slow:.1f}x")
+        for run in range(args.repeat):  # alternating, so a slow minute of the machine hits both
+            fast.append(timed("ours", ours, Path(tmp) / f"run-{run}", batch))
+            slow.append(timed("baseline", baseline, Path(tmp) / f"run-{run}", batch[: args.baseline_messages]))
+    ours_rate, baseline_rate = statistics.median(fast), statistics.median(slow)
+    print(f"median of {args.repeat} runs: ours {ours_rate:,.0f} posts/s, baseline {baseline_rate:,.0f} posts/s; "
+          f"ours / baseline = {ours_rate / baseline_rate:.1f}x")
 
 
 if __name__ == "__main__":
