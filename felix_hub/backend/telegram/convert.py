@@ -47,6 +47,8 @@ def post_from_message(message: types.Message, *, channel_id: int, username: str 
 
 def _utc(moment: datetime) -> datetime:
     # Telethon's datetimes are aware; a naive one can only mean UTC, not the host's zone.
+    if moment.tzinfo is UTC:  # as Telethon sends them
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
