@@ -7,6 +7,7 @@ import functools
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
 import threading
 import time
@@ -14,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -111,6 +113,7 @@ class Load:
     port: int
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    pid: int = 0  # the server's first process, for cpu_seconds()
 
     def fire(self, updates: list[tuple[int, bytes]], *, rate: float | None, concurrency: int) -> list[Sent]:
         """POST every update; at `rate` per second on a fixed schedule, or as fast as possible."""
@@ -150,6 +153,25 @@ class Load:
         for thread in threads:
             thread.join()
         return sent
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by a process and every process below it, from /proc."""
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command)"
+        except OSError:
+            continue  # exited meanwhile
+        pid = int(stat.parent.name)
+        parents[pid], used[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return sum(used.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def start_update(update_id: int, chat: int) -> bytes:

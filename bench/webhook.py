@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.support import BotApiProcess, Load, Sent, percentile, start_update
+from bench.support import BotApiProcess, Load, Sent, cpu_seconds, percentile, start_update
 from tests.peers.bot_api import TOKEN
 from tests.support.databases import fresh_database
 from tests.support.server import ROOT, WEBHOOK_SECRET, Server, flask, free_port, service_env
@@ -45,6 +45,7 @@ class Result:
     burst_answered: int
     burst_ack_p50_ms: float
     burst_ack_p99_ms: float
+    burst_cpu_ms_per_update: float  # the server's processes, all cores together
     steady_rate: float
     steady_answered: int
     steady_ack_p50_ms: float
@@ -59,7 +60,8 @@ def ours(env: dict[str, str], workdir: Path, workers: int) -> Iterator[Load]:
     flask(env, "db", "upgrade")
     server = Server(env, workdir / f"ours-{workers}.log", workers=workers).start()
     try:
-        yield Load("127.0.0.1", server.port, "/telegram/webhook", SECRET_HEADER)
+        assert server.process is not None
+        yield Load("127.0.0.1", server.port, "/telegram/webhook", SECRET_HEADER, pid=server.process.pid)
     finally:
         server.close()
 
@@ -80,7 +82,7 @@ def subprocess_server(command: list[str], env: dict[str, str], port: int, path: 
             except OSError:
                 time.sleep(0.1)
         time.sleep(1.0)  # let it finish initialize() / setWebhook
-        yield Load("127.0.0.1", port, path, SECRET_HEADER)
+        yield Load("127.0.0.1", port, path, SECRET_HEADER, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -110,9 +112,11 @@ def measure(variant: str, load: Load, api: BotApiProcess, updates: int, rate: fl
 
     api.drain()
     burst = batch(first_id, updates)
+    cpu_before = cpu_seconds(load.pid)
     sent = load.fire(burst, rate=None, concurrency=16)
     replies = api.collect(Counter(chat for chat, _ in burst), timeout=120)
     answered = sum(len(times) for times in replies.values())
+    cpu = cpu_seconds(load.pid) - cpu_before
     began = min(s.scheduled for s in sent)
     ended = max((max(times) for times in replies.values()), default=time.time())
     burst_acks = [(s.acked - s.scheduled) * 1000 for s in sent if s.status == 200]
@@ -128,6 +132,7 @@ def measure(variant: str, load: Load, api: BotApiProcess, updates: int, rate: fl
         burst_answered=answered,
         burst_ack_p50_ms=round(percentile(burst_acks, 50), 2),
         burst_ack_p99_ms=round(percentile(burst_acks, 99), 2),
+        burst_cpu_ms_per_update=round(cpu * 1000 / max(answered, 1), 2),
         steady_rate=rate,
         steady_answered=sum(len(times) for times in replies_steady.values()),
         steady_ack_p50_ms=round(percentile(acks, 50), 2),
@@ -195,14 +200,15 @@ def main() -> None:
             results.append(sorted(runs, key=lambda r: r.burst_updates_per_s)[len(runs) // 2])
 
     print()
-    header = ("variant", "burst upd/s", "answered", "ack p50/p99 ms", f"steady {args.rate:g}/s ack p50/p99 ms",
-              "e2e p50/p99 ms", "durable")
+    header = ("variant", "burst upd/s", "answered", "ack p50/p99 ms", "CPU ms/update",
+              f"steady {args.rate:g}/s ack p50/p99 ms", "e2e p50/p99 ms", "durable")
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for r in results:
         total = int(args.rate * args.seconds)
         print(f"{r.variant} | {r.burst_updates_per_s} | {r.burst_answered}/{args.updates} + "
               f"{r.steady_answered}/{total} | {r.burst_ack_p50_ms}/{r.burst_ack_p99_ms} | "
+              f"{r.burst_cpu_ms_per_update} | "
               f"{r.steady_ack_p50_ms}/{r.steady_ack_p99_ms} | {r.steady_e2e_p50_ms}/{r.steady_e2e_p99_ms} | "
               f"{'yes' if r.durable else 'no'}")
 
