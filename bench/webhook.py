@@ -5,7 +5,7 @@
 Every variant runs the same /start handler (register the user, reply) against the same
 loopback Bot API, in its own process, on a fresh database:
 
-  (a) ours: gunicorn + Flask webhook + durable inbox + the engine   (1 and 2 workers)
+  (a) ours: gunicorn + Flask webhook + durable inbox + the engine   (1, 2 and 3 workers)
   (b) python-telegram-bot's own `run_webhook` server (tornado)       (default, and concurrent_updates)
   (c) the old way: a new thread running asyncio.run(process_update) per request, under gunicorn
 
@@ -173,6 +173,7 @@ def main() -> None:
         variants: list[tuple[str, bool, Callable[[dict[str, str]], object]]] = [
             ("(a) ours, gunicorn 1 worker", True, lambda env: lambda: ours(env, workdir, 1)),
             ("(a) ours, gunicorn 2 workers", True, lambda env: lambda: ours(env, workdir, 2)),
+            ("(a) ours, gunicorn 3 workers", True, lambda env: lambda: ours(env, workdir, 3)),
             ("(b) PTB run_webhook", False, lambda env: ptb(env, workdir, concurrent=False)),
             ("(b) PTB run_webhook, concurrent_updates", False, lambda env: ptb(env, workdir, concurrent=True)),
             ("(c) old way: thread + asyncio.run per request", False, lambda env: old_way(env, workdir)),
