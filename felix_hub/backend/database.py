@@ -153,7 +153,8 @@ def execute_many(connection: Connection, statement: Executable, values: Sequence
 
     The statement is compiled, and every value converted by its column type, as SQLAlchemy
     does; only its bookkeeping per row is left out, which costs more than SQLite takes to
-    insert the row. Every mapping must have the same keys.
+    insert the row. Every mapping must have the same keys, and give every bind parameter of
+    the statement (none may carry its own value).
     """
     if not values:
         return 0
