@@ -755,3 +755,33 @@ def test_a_renamed_channel_moves_its_links(make_felix: Callable[..., ParserHarne
             assert (await felix.run_sync(links, channel_id))[1] == [f"https://t.me/c/{news.id}/{n}" for n in (1, 2, 3)]
 
     asyncio.run(scenario())
+
+
+def test_a_live_post_brings_the_channels_new_name(make_felix: Callable[..., ParserHarness]) -> None:
+    """A new post arrives with the channel as it is now: a rename is noticed without waiting for
+    the next catch-up, and the new post is stored with the new link."""
+    felix = make_felix(BACKFILL_POSTS="10", BACKFILL_DAYS="0", STATS_REFRESH_MINUTES="0")
+    world = felix.world
+    ann = world.person("+44 7700 900042", "Ann")
+    news = world.channel("News", "news", members=[ann])
+    world.history(news, 2, step=timedelta(hours=1))
+
+    def links(channel_id: int) -> tuple[str | None, list[str]]:
+        username = rows(select(Channel.username).where(Channel.id == channel_id))[0].username
+        return username, [p.link for p in rows(select(Post.link).where(Post.channel_id == channel_id)
+                                               .order_by(Post.message_id))]
+
+    async def scenario() -> None:
+        user_id, account_id = await felix.connect_account(ann)
+        channel_id = await felix.follow(user_id, account_id, news)
+        async with felix.worker(account_id) as running:
+            await felix.until(lambda: backfilled(channel_id), running, what="the backfill")
+            history_reads = world.count("GetHistoryRequest")
+            news.username = "live_news"
+            world.post(news, "breaking")
+            await felix.until(lambda: len(links(channel_id)[1]) == 3, running, what="the live post")
+            assert await felix.run_sync(links, channel_id) == (
+                "live_news", [f"https://t.me/live_news/{n}" for n in (1, 2, 3)])
+            assert world.count("GetHistoryRequest") == history_reads  # the event alone told us
+
+    asyncio.run(scenario())

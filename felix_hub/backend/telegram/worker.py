@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
@@ -240,8 +240,9 @@ class AccountWorker:
                         ) -> tuple[channels.ChannelWork, list[PostData]]:
         """The page's posts, linked by the channel's current username.
 
-        Telegram sends the channel along with every page, so a changed username is noticed
-        here: the channel and its stored posts' links move to it before this page is stored.
+        Telegram sends the channel along with every page and every new post, so a changed
+        username is noticed here: the channel and its stored posts' links move to it before
+        these posts are stored.
         """
         chat = next((m.chat for m in page if isinstance(m.chat, types.Channel) and not m.chat.min), None)
         if chat is not None and (username := _public_name(chat)) != work.username:
@@ -279,9 +280,9 @@ class AccountWorker:
         if work is not None:
             await self.run_sync(mark_deleted, work.id, list(event.deleted_ids))
 
-    async def _store_live(self, work: channels.ChannelWork, messages: Iterable[types.Message]) -> None:
-        posts = [post_from_message(m, channel_id=work.telegram_id, username=work.username) for m in messages]
+    async def _store_live(self, work: channels.ChannelWork, messages: Sequence[types.Message]) -> None:
         try:
+            work, posts = await self._posts_of(work, messages)  # an event carries the channel too
             await self.run_sync(store_posts, work.id, posts, contiguous=False)
         except Exception:
             # Catch-up will read it from history; an event is never the only way in.
