@@ -65,6 +65,9 @@ def test_what_cannot_be_followed_gets_a_clear_reply(felix: Felix) -> None:
     felix.wait_reply("That channel is private and your account is not in it.")
     felix.say("/follow hello world")
     felix.wait_reply("I can't read “hello world” as a channel.")
+    felix.world.fail("JoinChannelRequest", "CHANNELS_TOO_MUCH", code=400)
+    felix.say("/follow @news")
+    felix.wait_reply("Your Telegram account is in too many channels to join another.")
     felix.say("/follow @news")
     felix.wait_reply("Following «News»")
     felix.say("/follow t.me/news")
@@ -81,6 +84,9 @@ def test_an_invite_link_joins_after_confirmation(felix: Felix) -> None:
     felix.say("/follow https://t.me/+AbCdEf123")
     felix.wait_reply("Join «Private club» (42 members) with your account and follow it?")
     assert club.id not in ann.channels  # nothing joined before the user says so
+    felix.world.fail("ImportChatInviteRequest", "INVITE_REQUEST_SENT", code=400)  # the admins approve joins
+    felix.press("join:AbCdEf123")
+    felix.wait_reply("Your account asked to join; follow again once the channel admins approve it.")
     felix.press("join:AbCdEf123")
     felix.wait_reply("Following «Private club»")
     assert club.id in ann.channels

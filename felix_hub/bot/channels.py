@@ -37,6 +37,16 @@ class FollowProblem(Exception):
         self.values = values
 
 
+# Telegram's refusals that mean the same whichever step of a follow meets them.
+_REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (tg_errors.ChannelPrivateError, "follow.private"),
+    (tg_errors.ChannelsTooMuchError, "follow.too_many"),
+    (tg_errors.InviteHashExpiredError, "follow.invite_expired"),
+    (tg_errors.InviteHashInvalidError, "follow.invite_invalid"),
+    (tg_errors.InviteRequestSentError, "follow.invite_requested"),
+)
+
+
 # -- /follow ---------------------------------------------------------------------------------------
 
 @with_user
@@ -56,15 +66,20 @@ async def follow(update: Update, context: FelixContext, user: Registered) -> Non
 
 @contextlib.asynccontextmanager
 async def _replying_to_problems(update: Update, context: FelixContext, user: Registered) -> AsyncIterator[None]:
-    """What stops a follow becomes its reply: a FollowProblem's text, or the lost-session notice."""
+    """What stops a follow becomes its reply: a FollowProblem's text, Telegram's refusal, or the
+    lost-session notice."""
     try:
         yield
     except FollowProblem as problem:
         await answer(update, t(user.language, problem.key, **problem.values))
     except Exception as error:
-        if not is_session_dead(error):
+        refusal = next((key for kind, key in _REFUSALS if isinstance(error, kind)), None)
+        if refusal is not None:
+            await answer(update, t(user.language, refusal))
+        elif is_session_dead(error):
+            await _session_lost(update, context, user, type(error).__name__)
+        else:
             raise
-        await _session_lost(update, context, user, type(error).__name__)
 
 
 async def _session_lost(update: Update, context: FelixContext, user: Registered, reason: str) -> None:
@@ -120,8 +135,6 @@ async def _resolve(client: TelegramClient, ref: links.ChannelRef) -> types.Chann
             entity = await _private_channel(client, ref.channel_id or 0)
     except (tg_errors.UsernameNotOccupiedError, tg_errors.UsernameInvalidError):
         raise FollowProblem("follow.not_found", name=name) from None
-    except tg_errors.ChannelPrivateError:
-        raise FollowProblem("follow.private") from None
     except ValueError:  # Telethon: nobody by that name, or not in this account's dialogs
         raise FollowProblem("follow.not_found" if ref.username else "follow.private", name=name) from None
     except tg_errors.FloodWaitError as flood:
@@ -141,12 +154,7 @@ async def _private_channel(client: TelegramClient, channel_id: int) -> Any:
 
 async def _from_invite(update: Update, context: FelixContext, user: Registered, client: TelegramClient,
                        invite_hash: str) -> types.Channel | None:
-    try:
-        invite = await client(functions.messages.CheckChatInviteRequest(invite_hash))
-    except tg_errors.InviteHashExpiredError:
-        raise FollowProblem("follow.invite_expired") from None
-    except tg_errors.InviteHashInvalidError:
-        raise FollowProblem("follow.invite_invalid") from None
+    invite = await client(functions.messages.CheckChatInviteRequest(invite_hash))
     if isinstance(invite, types.ChatInviteAlready | types.ChatInvitePeek):
         if not isinstance(invite.chat, types.Channel):
             raise FollowProblem("follow.not_channel", name=getattr(invite.chat, "title", ""))
@@ -186,14 +194,6 @@ async def _join_invite(client: TelegramClient, invite_hash: str) -> types.Channe
     except tg_errors.UserAlreadyParticipantError:
         invite = await client(functions.messages.CheckChatInviteRequest(invite_hash))
         return invite.chat
-    except tg_errors.InviteHashExpiredError:
-        raise FollowProblem("follow.invite_expired") from None
-    except tg_errors.InviteHashInvalidError:
-        raise FollowProblem("follow.invite_invalid") from None
-    except tg_errors.InviteRequestSentError:
-        raise FollowProblem("follow.invite_requested") from None
-    except tg_errors.ChannelsTooMuchError:
-        raise FollowProblem("follow.too_many") from None
     chat = next((c for c in result.chats if isinstance(c, types.Channel)), None)
     if chat is None:
         raise FollowProblem("follow.not_channel", name="")
@@ -204,14 +204,7 @@ async def _follow_entity(update: Update, context: FelixContext, user: Registered
                          client: TelegramClient, entity: types.Channel, limit: int | None) -> None:
     if entity.left:
         # Real-time posts only reach members: the account joins public channels it follows.
-        try:
-            await client(functions.channels.JoinChannelRequest(entity))
-        except tg_errors.ChannelPrivateError:
-            raise FollowProblem("follow.private") from None
-        except tg_errors.ChannelsTooMuchError:
-            raise FollowProblem("follow.too_many") from None
-        except tg_errors.InviteRequestSentError:
-            raise FollowProblem("follow.invite_requested") from None
+        await client(functions.channels.JoinChannelRequest(entity))
     info = ChannelInfo(telegram_id=entity.id, title=entity.title, username=entity.username,
                        is_megagroup=bool(entity.megagroup), access_hash=entity.access_hash)
     channel_id = await context.runtime.run_sync(channels.remember, info, account_id)
