@@ -135,27 +135,29 @@ def _existing(connection: Connection, channel_id: int, incoming: list[PostData])
 
 
 def stored_near(connection: Connection, channel_id: int, message_ids: Iterable[int], *columns: str) -> list[Row[Any]]:
-    """The channel's stored rows within ALBUM_MAX ids of any of `message_ids`.
+    """The channel's stored rows of `message_ids`, and album rows within ALBUM_MAX ids of them.
 
     An album's row is keyed by the first of its parts that was stored, so the row that holds a
     message may sit a few ids away. Read as one id range per run of nearby ids (a history page
-    is one run), each an index range on (channel, message id).
+    is one run), each an index range on (channel, message id); rows between runs' ids that were
+    not asked for may come too.
     """
     statement = _near_statement(columns)
     found: list[Row[Any]] = []
-    for low, high in _runs(message_ids, reach=ALBUM_MAX):
-        found += connection.execute(statement, {"channel": channel_id, "low": low, "high": high})
+    for first, last in _runs(message_ids, reach=ALBUM_MAX):
+        found += connection.execute(statement, {"channel": channel_id, "first": first, "last": last,
+                                                "low": first - ALBUM_MAX, "high": last + ALBUM_MAX})
     return found
 
 
 def _runs(message_ids: Iterable[int], *, reach: int) -> list[tuple[int, int]]:
-    """The ranges covering every id and `reach` ids either side, overlapping ones merged."""
+    """(first, last) of each run of ids whose `reach` ids either side overlap or touch."""
     runs: list[tuple[int, int]] = []
     for i in sorted(set(message_ids)):
-        if runs and i - reach <= runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], i + reach)
+        if runs and i - reach <= runs[-1][1] + reach + 1:
+            runs[-1] = (runs[-1][0], i)
         else:
-            runs.append((i - reach, i + reach))
+            runs.append((i, i))
     return runs
 
 
@@ -163,7 +165,8 @@ def _runs(message_ids: Iterable[int], *, reach: int) -> list[tuple[int, int]]:
 def _near_statement(columns: tuple[str, ...]) -> Select[Any]:
     # Built once per caller: building a statement costs more than SQLite takes to run it.
     return select(*(_p[name] for name in columns)).where(
-        (_p.channel_id == bindparam("channel")) & _p.message_id.between(bindparam("low"), bindparam("high")))
+        (_p.channel_id == bindparam("channel")) & _p.message_id.between(bindparam("low"), bindparam("high"))
+        & (_p.message_id.between(bindparam("first"), bindparam("last")) | _p.grouped_id.is_not(None)))
 
 
 def _as_post(row: Any) -> PostData:
