@@ -43,6 +43,9 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
         self._chats: dict[Hashable, deque[Claimed]] = {}
+        # Chats whose update is to be retried, until a round has recorded that: a round already
+        # under way did not see the retry and may claim the chat's next update meanwhile.
+        self._retrying: dict[Hashable, int] = {}
         self._drains: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._queued = 0  # claimed here and not finished yet
@@ -104,11 +107,17 @@ class Dispatcher:
                 self._outcomes[:0] = outcomes
                 await asyncio.sleep(1.0)
                 continue
+            recorded = {o.update_id for o in outcomes if o.kind == "retry"}
+            self._retrying = {key: update_id for key, update_id in self._retrying.items() if update_id not in recorded}
             for item in claimed:
                 self._enqueue(item)
 
     def _enqueue(self, item: Claimed) -> None:
         key: Hashable = item.chat_key if item.chat_key is not None else ("update", item.update_id)
+        if key in self._retrying:  # it must not overtake the update to be retried: hand it back
+            self._queued += 1
+            self._finished(Outcome.released(item.update_id))
+            return
         queue = self._chats.get(key)
         if queue is None:
             queue = self._chats[key] = deque()
@@ -128,6 +137,7 @@ class Dispatcher:
                 self._finished(outcome)
                 if outcome.kind == "retry":
                     # Later updates of this chat must wait for the retried one.
+                    self._retrying[key] = item.update_id
                     for later in queue:
                         self._finished(Outcome.released(later.update_id))
                     queue.clear()
