@@ -223,6 +223,13 @@ def account_row(account_id: int) -> Row[Any]:
                 .where(Account.id == account_id))[0]
 
 
+def links(channel_id: int) -> tuple[str | None, list[str]]:
+    """The channel's username and its posts' t.me links, in message order."""
+    username = rows(select(Channel.username).where(Channel.id == channel_id))[0].username
+    return username, [p.link for p in rows(select(Post.link).where(Post.channel_id == channel_id)
+                                           .order_by(Post.message_id))]
+
+
 def backfilled(channel_id: int) -> bool:
     return bool(channel_row(channel_id).backfill_done)
 
@@ -734,11 +741,6 @@ def test_a_renamed_channel_moves_its_links(make_felix: Callable[..., ParserHarne
     news = world.channel("News", "news", members=[ann])
     world.history(news, 3, step=timedelta(hours=1))
 
-    def links(channel_id: int) -> tuple[str | None, list[str]]:
-        username = rows(select(Channel.username).where(Channel.id == channel_id))[0].username
-        return username, [p.link for p in rows(select(Post.link).where(Post.channel_id == channel_id)
-                                               .order_by(Post.message_id))]
-
     async def scenario() -> None:
         user_id, account_id = await felix.connect_account(ann)
         channel_id = await felix.follow(user_id, account_id, news)
@@ -765,11 +767,6 @@ def test_a_live_post_brings_the_channels_new_name(make_felix: Callable[..., Pars
     ann = world.person("+44 7700 900042", "Ann")
     news = world.channel("News", "news", members=[ann])
     world.history(news, 2, step=timedelta(hours=1))
-
-    def links(channel_id: int) -> tuple[str | None, list[str]]:
-        username = rows(select(Channel.username).where(Channel.id == channel_id))[0].username
-        return username, [p.link for p in rows(select(Post.link).where(Post.channel_id == channel_id)
-                                               .order_by(Post.message_id))]
 
     async def scenario() -> None:
         user_id, account_id = await felix.connect_account(ann)
