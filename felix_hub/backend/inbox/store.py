@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, case, delete, func, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, select, union_all, update
 from sqlalchemy.sql.dml import Insert
 
 from felix_hub.backend.database import rows, serialize, upsert, write
@@ -110,10 +110,16 @@ _GIVE_UP = update(_table).where(_ids).values(
     status=UpdateStatus.FAILED, processed_at=_now,
     last_error=func.coalesce(_c.last_error, "gave up after repeated attempts"), **_free, **_forget,
 )
-_CANDIDATE_COLUMNS = (_c.update_id, _c.chat_key, _c.lease_until, _c.not_before, _c.attempts)
-# Rows other processes are on: live ones block their chat, lapsed ones are up for grabs.
+_CANDIDATE_COLUMNS = (_c.update_id, _c.chat_key, _c.status, _c.lease_until, _c.not_before, _c.attempts)
+# In one statement: rows other processes are on (live ones block their chat, lapsed ones are
+# up for grabs) and a window of the oldest pending rows, wider than a round's limit to step
+# over busy chats.
 _OTHERS = select(*_CANDIDATE_COLUMNS).where((_c.status == UpdateStatus.PROCESSING) & (_c.owner != bindparam("me")))
-_PENDING = select(*_CANDIDATE_COLUMNS).where(_c.status == UpdateStatus.PENDING).order_by(_c.update_id)
+_PENDING_WINDOW = (
+    select(*_CANDIDATE_COLUMNS).where(_c.status == UpdateStatus.PENDING).order_by(_c.update_id)
+    .limit(bindparam("window")).subquery()
+)
+_CANDIDATES = union_all(_OTHERS, select(_PENDING_WINDOW))
 # Chats pinned to another live process (it holds a login or an account client for that user).
 _PINNED = select(Lease.name).where(
     Lease.name.startswith(CHAT_PREFIX) & (Lease.owner != bindparam("me")) & (Lease.expires_at > _now)
@@ -121,8 +127,7 @@ _PINNED = select(Lease.name).where(
 _CLAIM = update(_table).where(_ids).values(
     status=UpdateStatus.PROCESSING, owner=bindparam("me"),
     lease_until=bindparam("until", type_=UTCDateTime()), attempts=_c.attempts + 1, not_before=None,
-)
-_CLAIMED = select(_c.update_id, _c.chat_key, _c.payload, _c.attempts).where(_ids).order_by(_c.update_id)
+).returning(_c.update_id, _c.chat_key, _c.payload, _c.attempts)
 _HAND_BACK = update(_table).where(_mine).values(status=UpdateStatus.PENDING, **_free)
 _RENEW = update(_table).where(_mine).values(lease_until=bindparam("until", type_=UTCDateTime()))
 _PRUNE = delete(_table).where(
@@ -215,22 +220,21 @@ def claim_round(
         _record(connection, owner, outcomes, now)
         if limit <= 0:
             return []
-        others = connection.execute(_OTHERS, {"me": owner}).all()
-        # A window of the oldest pending rows, wider than `limit` to step over busy chats.
-        pending = connection.execute(_PENDING.limit(4 * limit)).all()
-        held_elsewhere = {r.chat_key for r in others if r.lease_until > now}
+        seen = connection.execute(_CANDIDATES, {"me": owner, "window": 4 * limit}).all()
+        held_elsewhere = {r.chat_key for r in seen if r.status == UpdateStatus.PROCESSING and r.lease_until > now}
         pinned = connection.scalars(_PINNED, {"me": owner, "now": now})
         held_elsewhere |= {int(name[len(CHAT_PREFIX) :]) for name in pinned}
-        lapsed = [r for r in others if r.lease_until <= now]
-        candidates = sorted([*lapsed, *pending], key=lambda r: r.update_id)
+        # Pending rows, and rows of a process that let its lease lapse.
+        candidates = sorted(
+            (r for r in seen if r.status == UpdateStatus.PENDING or r.lease_until <= now), key=lambda r: r.update_id
+        )
         claim, exhausted = _choose(candidates, held_elsewhere, now, max_attempts, limit)
         if exhausted:
             connection.execute(_GIVE_UP, {"ids": exhausted, "now": now})
         if not claim:
             return []
-        connection.execute(_CLAIM, {"ids": claim, "me": owner, "until": now + lease})
-        claimed = connection.execute(_CLAIMED, {"ids": claim}).all()
-    return [Claimed(*row) for row in claimed]
+        claimed = connection.execute(_CLAIM, {"ids": claim, "me": owner, "until": now + lease}).all()
+    return sorted((Claimed(*row) for row in claimed), key=lambda c: c.update_id)
 
 
 def _choose(
