@@ -21,14 +21,19 @@ Handler = Callable[[Claimed], Awaitable[Outcome]]
 class Dispatcher:
     """Claims inbox rows in rounds and feeds them to `handle`, one task per busy chat.
 
-    A round is triggered by `notify()` (a new row was stored in this process), by a finished
-    update (record it, claim what follows) and by a periodic sweep that picks up rows other
+    A round is triggered by `notify()` (a new row was stored in this process), by finished
+    updates (record them, claim what follows) and by a periodic sweep that picks up rows other
     processes released or left behind when they crashed.
     """
 
     name = "inbox"
     SWEEP_SECONDS = 2.0
     DRAIN_SECONDS = 3.0
+    # Finished updates wait this long for the next arrival's round to record them: a round is a
+    # write transaction, and on SQLite every round is a turn of the one write lock that the
+    # webhook's inserts wait for. The cost is that a chat's next update stored by another
+    # process may start this much later.
+    RECORD_DELAY = 0.05
 
     def __init__(
         self, engine: Engine, handle: Handler, *, owner: str, lease_seconds: int, max_attempts: int,
@@ -50,6 +55,7 @@ class Dispatcher:
         self._outcomes: list[Outcome] = []
         self._queued = 0  # claimed here and not finished yet
         self._wake: asyncio.Event | None = None
+        self._record_soon: asyncio.TimerHandle | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -66,6 +72,7 @@ class Dispatcher:
     async def stop(self) -> None:
         """Stop claiming, let running updates finish briefly, hand the rest back."""
         self._closing = True
+        self._stop_record_timer()
         if self._loop_task is not None and self._wake is not None:
             self._wake.set()  # let a round in progress finish; cancelling it could orphan claims
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -92,6 +99,7 @@ class Dispatcher:
             await asyncio.sleep(0)  # let notifications already queued on the loop join this round
             room = self.capacity - self._queued
             outcomes, self._outcomes = self._outcomes, []
+            self._stop_record_timer()
             try:
                 if loop.time() - renewed_at > self.lease.total_seconds() / 3:
                     await self.engine.run_sync(store.renew, self.owner, self.lease)
@@ -161,5 +169,10 @@ class Dispatcher:
     def _finished(self, outcome: Outcome) -> None:
         self._queued -= 1
         self._outcomes.append(outcome)
-        if self._wake is not None:
-            self._wake.set()
+        if self._record_soon is None and self._wake is not None:
+            self._record_soon = asyncio.get_running_loop().call_later(self.RECORD_DELAY, self._wake.set)
+
+    def _stop_record_timer(self) -> None:
+        if self._record_soon is not None:
+            self._record_soon.cancel()
+            self._record_soon = None
