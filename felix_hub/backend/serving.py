@@ -6,6 +6,7 @@ import, so `flask db upgrade` and other commands never start the engine or call 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -97,6 +98,12 @@ def start(app: Flask, *, client_factory: ClientFactory | None = None) -> Runtime
     runtime = Runtime(app, app.extensions["felix_config"], client_factory=client_factory)
     app.extensions[_KEY] = runtime
     runtime.engine.start(runtime.services)
+    # What is left after boot (modules, the app, PTB, SQLAlchemy's metadata) lives as long as
+    # the process: keep the collector from walking it again. Without this, each full collection
+    # took 80-120 ms here, and every thread of the worker, and every write waiting for a lock
+    # the worker held, stood still that long.
+    gc.collect()
+    gc.freeze()
     return runtime
 
 
