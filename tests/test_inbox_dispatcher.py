@@ -62,3 +62,29 @@ def test_a_claim_round_under_way_cannot_overtake_a_retry(app: Flask) -> None:
     assert calls == [(1, 1), (1, 2), (2, 1)]
     with app.app_context():
         assert store.counts() == {"done": 2}
+
+
+def test_a_finished_update_is_recorded_while_nothing_else_arrives(app: Flask) -> None:
+    """Finished work waits for the next arrival's claim round, but not for ever: with no
+    arrival and no sweep due, it is recorded by a round of its own."""
+    engine = Engine(app)
+    handled = threading.Event()
+
+    async def handle(item: Claimed) -> Outcome:
+        handled.set()
+        return Outcome.done(item.update_id)
+
+    dispatcher = Dispatcher(engine, handle, owner="test", lease_seconds=60, max_attempts=5)
+    dispatcher.SWEEP_SECONDS = 30.0  # so only the finished update can start the round that records it
+    with app.app_context():
+        put(1)
+    engine.start([dispatcher])
+    try:
+        assert handled.wait(10)
+        deadline = time.monotonic() + 10
+        with app.app_context():
+            while store.counts() != {"done": 1} and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert store.counts() == {"done": 1}
+    finally:
+        engine.stop()
