@@ -169,7 +169,7 @@ class Dispatcher:
     def _finished(self, outcome: Outcome) -> None:
         self._queued -= 1
         self._outcomes.append(outcome)
-        if self._record_soon is None and self._wake is not None:
+        if self._record_soon is None and self._wake is not None and not self._closing:  # stop() records the rest
             self._record_soon = asyncio.get_running_loop().call_later(self.RECORD_DELAY, self._wake.set)
 
     def _stop_record_timer(self) -> None:
