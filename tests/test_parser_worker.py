@@ -672,10 +672,13 @@ def test_another_followers_account_takes_over_a_channel_the_fetcher_cannot_read(
     asyncio.run(scenario())
 
 
-def test_a_channel_imported_earlier_is_backfilled_down_to_the_import(make_felix: Callable[..., ParserHarness]) -> None:
+@pytest.mark.parametrize("backfill_posts", ["30", "0"])
+def test_a_channel_imported_earlier_is_backfilled_down_to_the_import(make_felix: Callable[..., ParserHarness],
+                                                                     backfill_posts: str) -> None:
     """A Desktop export held posts 1-120; 280 more were written since. Following the channel
-    backfills past BACKFILL_POSTS until it meets the imported posts: nothing in between is missed."""
-    felix = make_felix(BACKFILL_POSTS="30", BACKFILL_DAYS="0")
+    backfills past BACKFILL_POSTS (even when nothing from before the follow is asked for) until it
+    meets the imported posts: nothing in between is missed."""
+    felix = make_felix(BACKFILL_POSTS=backfill_posts, BACKFILL_DAYS="0")
     world = felix.world
     ann = world.person("+44 7700 900021", "Ann")
     news = world.channel("News", "news", members=[ann])

@@ -184,8 +184,9 @@ class AccountWorker:
         """Walk back from the newest post until both the post count and the day span are covered."""
         oldest_wanted = utcnow() - timedelta(days=self.config.BACKFILL_DAYS)
         before_id, fetched = work.backfill_before_id or 0, work.backfill_fetched
-        if self.config.BACKFILL_POSTS == 0 and self.config.BACKFILL_DAYS == 0:
-            # Nothing from before the follow: catch-up starts after the newest message.
+        if self.config.BACKFILL_POSTS == 0 and self.config.BACKFILL_DAYS == 0 and not work.imported_up_to:
+            # Nothing from before the follow: catch-up starts after the newest message. (Above an
+            # import, the walk below still runs down to it, so no gap is left between the two.)
             newest = await self.client.get_messages(entity, limit=1)
             before_id = newest[0].id if newest else 0
             await self.run_sync(channels.advance_watermark, work.id, before_id)
