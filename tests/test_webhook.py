@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
+import pytest
 from flask import Flask
+from sqlalchemy import event
 
 from felix_hub.backend import create_app
 from felix_hub.backend.config import Config
@@ -90,3 +93,24 @@ def test_readyz_reports_a_database_that_was_not_migrated(database_url: str, tmp_
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503
     assert ready.json["checks"]["migrations"] == "not at head: run flask db upgrade"
+
+
+def test_503_when_sqlite_stays_locked(app: Flask) -> None:
+    """Another program (a migration, an sqlite3 shell) holds SQLite's write lock past the busy
+    timeout: the update is answered 503, so Telegram delivers it again."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL has no database-wide write lock")
+        # Our connect listener sets a 10 s busy timeout; this one runs after it.
+        event.listen(db.engine, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout=50"))
+        db.engine.dispose()
+        holder = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = app.test_client().post("/telegram/webhook", json=text_update(1, 2, "hi"), headers=HEADERS)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert stored(app) == []

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Executable, Row, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 
 def configure(engine: Engine) -> None:
@@ -41,9 +42,15 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
         # On the driver's connection: SQLAlchemy's execute() around it took longer than BEGIN.
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Its errors are raised as SQLAlchemy raises them, so callers catch one kind (a BEGIN
+        # IMMEDIATE that timed out on the lock must still answer a webhook 503).
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except dbapi.Error as error:
+            raise DBAPIError.instance(statement, None, error, dbapi.Error) from error
 
 
 _WRITE_OPTION = "felix_write"
