@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Connection, bindparam, case, delete, func, select, union_all, update
+from sqlalchemy import Connection, Integer, bindparam, case, delete, func, select, union_all, update
 from sqlalchemy.sql.dml import Insert
 
 from felix_hub.backend.database import rows, serialize, upsert, write
@@ -117,7 +117,7 @@ _CANDIDATE_COLUMNS = (_c.update_id, _c.chat_key, _c.status, _c.lease_until, _c.n
 _OTHERS = select(*_CANDIDATE_COLUMNS).where((_c.status == UpdateStatus.PROCESSING) & (_c.owner != bindparam("me")))
 _PENDING_WINDOW = (
     select(*_CANDIDATE_COLUMNS).where(_c.status == UpdateStatus.PENDING).order_by(_c.update_id)
-    .limit(bindparam("window")).subquery()
+    .limit(bindparam("window", type_=Integer)).subquery()
 )
 _CANDIDATES = union_all(_OTHERS, select(_PENDING_WINDOW))
 # Chats pinned to another live process (it holds a login or an account client for that user).
