@@ -93,10 +93,10 @@ class Dispatcher:
         while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.SWEEP_SECONDS)
-            self._wake.clear()
             if self._closing:
                 break
             await asyncio.sleep(0)  # let notifications already queued on the loop join this round
+            self._wake.clear()  # after them: they are this round's, not a reason for another
             room = self.capacity - self._queued
             outcomes, self._outcomes = self._outcomes, []
             self._stop_record_timer()
