@@ -97,13 +97,14 @@ def start(app: Flask, *, client_factory: ClientFactory | None = None) -> Runtime
         db.engine.dispose(close=False)  # pooled connections inherited from a --preload master
     runtime = Runtime(app, app.extensions["felix_config"], client_factory=client_factory)
     app.extensions[_KEY] = runtime
-    runtime.engine.start(runtime.services)
-    # What is left after boot (modules, the app, PTB, SQLAlchemy's metadata) lives as long as
-    # the process: keep the collector from walking it again. Without this, each full collection
+    # What boot built (modules, the app, PTB, SQLAlchemy's metadata) lives as long as the
+    # process: keep the collector from walking it again. Without this, each full collection
     # took 80-120 ms here, and every thread of the worker, and every write waiting for a lock
-    # the worker held, stood still that long.
+    # the worker held, stood still that long. Frozen before the engine runs, so nothing in
+    # flight is frozen with it.
     gc.collect()
     gc.freeze()
+    runtime.engine.start(runtime.services)
     return runtime
 
 
@@ -111,6 +112,7 @@ def stop(app: Flask) -> None:
     runtime: Runtime | None = app.extensions.get(_KEY)
     if runtime is not None:
         runtime.engine.stop()
+        gc.unfreeze()  # a process that starts engines again (the tests) freezes afresh
 
 
 def current(app: Flask) -> Runtime | None:
