@@ -39,8 +39,9 @@ class ThreadRuntime:
             return fn(*args, **kwargs)
 
 
-def _serve_bot_api(port: Any, replies: Any) -> None:
+def _serve_bot_api(port: Any, replies: Any, delay: float) -> None:
     api = FakeBotApi()
+    api.delay = delay
 
     def report(call: Call) -> None:
         if call.method == "sendMessage" and call.ok:
@@ -53,13 +54,17 @@ def _serve_bot_api(port: Any, replies: Any) -> None:
 
 
 class BotApiProcess:
-    """The loopback Bot API in a process of its own, so it does not share a GIL with the load."""
+    """The loopback Bot API in a process of its own, so it does not share a GIL with the load.
 
-    def __init__(self) -> None:
+    `delay` is how long each call takes to answer: 0 is loopback, a few tens of milliseconds
+    is what a server sees from api.telegram.org.
+    """
+
+    def __init__(self, delay: float = 0.0) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._port = ctx.Value("i", 0)
         self.replies = ctx.Queue()
-        self._process = ctx.Process(target=_serve_bot_api, args=(self._port, self.replies), daemon=True)
+        self._process = ctx.Process(target=_serve_bot_api, args=(self._port, self.replies, delay), daemon=True)
 
     def __enter__(self) -> BotApiProcess:
         self._process.start()

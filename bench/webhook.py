@@ -1,6 +1,7 @@
 """Webhook benchmark: end-to-end updates/s and ack latency, ours against two baselines.
 
-    python -m bench.webhook [--updates 2000] [--rate 200] [--seconds 10] [--users N] [--database-url URL]
+    python -m bench.webhook [--updates 2000] [--rate 200] [--seconds 10] [--users N] [--bot-api-delay-ms MS]
+                            [--database-url URL]
 
 Every variant runs the same /start handler (register the user, reply) against the same
 loopback Bot API, in its own process, on a fresh database:
@@ -12,7 +13,9 @@ loopback Bot API, in its own process, on a fresh database:
 Two runs per variant: a burst of --updates sent by 16 connections as fast as they go
 (throughput: updates whose reply arrived, per second), and a steady --rate for --seconds (ack
 and end-to-end latency p50/p99, measured from each update's scheduled send time). Every update
-comes from a new user, or with --users N from N users who keep coming back.
+comes from a new user, or with --users N from N users who keep coming back. The loopback Bot
+API answers at once; --bot-api-delay-ms makes each call take as long as a round trip to
+api.telegram.org would.
 """
 
 from __future__ import annotations
@@ -163,11 +166,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per variant; the median run is reported")
     parser.add_argument("--users", type=int, default=0,
                         help="send as this many returning users (default: every update from a new user)")
+    parser.add_argument("--bot-api-delay-ms", type=float, default=0.0,
+                        help="how long each Bot API call takes to answer (default: at once)")
     args = parser.parse_args()
     if args.database_url:
         os.environ["TEST_DATABASE_URL"] = args.database_url
 
-    with tempfile.TemporaryDirectory(prefix="felix-bench-") as tmp, BotApiProcess() as api:
+    with tempfile.TemporaryDirectory(prefix="felix-bench-") as tmp, BotApiProcess(args.bot_api_delay_ms / 1000) as api:
         workdir = Path(tmp)
         variants: list[tuple[str, bool, Callable[[dict[str, str]], object]]] = [
             ("(a) ours, gunicorn 1 worker", True, lambda env: lambda: ours(env, workdir, 1)),
