@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import select, update
 
+from felix_hub.backend import create_app, serving
+from felix_hub.backend.config import Config
+from felix_hub.backend.database import write
 from felix_hub.backend.extensions import db
 from felix_hub.backend.inbox import store
 from felix_hub.backend.inbox.store import Outcome, chat_key
 from felix_hub.backend.models import Update, UpdateStatus, utcnow
 from tests.peers.bot_api import text_update
+from tests.support.server import service_env
 
 LEASE = timedelta(seconds=60)
 
@@ -155,6 +162,31 @@ def test_prune_removes_only_old_finished_rows() -> None:
     assert store.prune(timedelta(hours=1)) == 0
     assert store.prune(timedelta(seconds=-1)) == 2
     assert db.session.scalars(db.select(Update.update_id)).all() == [3]
+
+
+def test_a_serving_process_prunes_what_is_older_than_the_retention(database_url: str, tmp_path: Path) -> None:
+    """Each serving process runs the pruning job from its start, with INBOX_RETENTION_HOURS."""
+    for update_id in (1, 2, 3):
+        put(update_id, update_id)
+    claim("a", limit=2)
+    claim("a", [Outcome.done(1), Outcome.done(2)], limit=0)
+    with write() as connection:
+        connection.execute(update(Update).where(Update.update_id == 1)
+                           .values(processed_at=utcnow() - timedelta(hours=3)))
+
+    def kept() -> list[int]:
+        db.session.rollback()  # a fresh snapshot
+        return list(db.session.scalars(select(Update.update_id).order_by(Update.update_id)))
+
+    serving_app = create_app(Config(service_env(database_url, tmp_path / "serving", INBOX_RETENTION_HOURS="2")))
+    serving.start(serving_app)
+    try:
+        deadline = time.monotonic() + 10
+        while 1 in kept() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        serving.stop(serving_app)
+    assert kept() == [2, 3]  # done an hour too long ago: gone; done just now, and pending: kept
 
 
 def test_concurrent_claimers_never_break_chat_order(app: Flask) -> None:
