@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 
 # Telegram could not be reached or asked us to slow down: the same update may well work later.
 TRANSIENT_RETRY_SECONDS = 5.0
+
+# What people type can be a login code, a 2FA password or a phone number (a shared contact's
+# often comes without the "+" the log redactor looks for): the log keeps their length only.
+_TYPED = frozenset({"text", "caption", "phone_number", "vcard"})
+
+
+def _loggable(value: Any) -> Any:
+    """An update's `to_dict()` for the log: every field but what the user typed."""
+    if isinstance(value, dict):
+        return {key: f"[{len(item)} characters]" if key in _TYPED and isinstance(item, str) else _loggable(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_loggable(item) for item in value]
+    return value
 
 
 def retry_delay(error: BaseException | None) -> float | None:
@@ -37,7 +52,10 @@ async def on_error(update: object, context: FelixContext) -> None:
     if delay is not None and request_retry(delay):
         log.warning("update will be retried in %.0f s: %r", delay, error)
         return
-    details = json.dumps(update.to_dict(), ensure_ascii=False) if isinstance(update, Update) else repr(update)
+    if isinstance(update, Update):
+        details = json.dumps(_loggable(update.to_dict()), ensure_ascii=False)
+    else:
+        details = repr(update)
     log.error("error while handling an update: %s", details, exc_info=error)
     if isinstance(update, Update) and update.effective_chat and not isinstance(error, Forbidden):
         user = update.effective_user
